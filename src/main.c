@@ -1,12 +1,48 @@
 /* main: reads the flags and runs the chosen role. */
+#include <llhttp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <utf8proc.h>
+#include <uv.h>
+#include <zmq.h>
 
+#include "buf.h"
+#include "cli.h"
 #include "config.h"
+#include "diag.h"
+#include "pub.h"
+#include "sub.h"
+
+static void print_version(void)
+{
+    int major, minor, patch;
+    zmq_version(&major, &minor, &patch);
+    printf("downcase %s\n", DOWNCASE_VERSION);
+    printf("libzmq %d.%d.%d, libuv %s, llhttp %d.%d.%d, utf8proc %s\n", major, minor, patch,
+           uv_version_string(), LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH,
+           utf8proc_version());
+}
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("downcase %s\n", DOWNCASE_VERSION);
-    return 0;
+    struct cli_options o;
+    struct buf err = {0};
+    if (cli_parse(argc, argv, &o, &err) < 0) {
+        diag(NULL, "%.*s", (int)err.len, err.data);
+        diag(NULL, "try 'downcase --help'");
+        buf_finish(&err);
+        return 2;
+    }
+    buf_finish(&err);
+    if (o.help) {
+        fputs(cli_usage, stdout);
+        return 0;
+    }
+    if (o.version) {
+        print_version();
+        return 0;
+    }
+    /* A peer that goes away mid-write must be an error code, not a fatal signal. */
+    signal(SIGPIPE, SIG_IGN);
+    return o.role == CLI_ROLE_PUB ? pub_run(&o) : sub_run(&o);
 }

@@ -1,0 +1,487 @@
+/* http_conn: one HTTP/1.1 connection (design notes in http_conn.h). */
+#include "http_conn.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "diag.h"
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* lingering close */
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    llhttp_t parser;
+    struct http_server *server;
+    struct http_conn *prev;
+    struct http_conn *next;
+    struct buf target;   /* the current request's target, gathered across reads */
+    struct buf out;      /* answers not yet handed to the socket */
+    struct buf inflight; /* answers owned by the uv_write in progress, from inflight_off */
+    size_t inflight_off;
+    struct buf tail;     /* input left unparsed by a backpressure pause */
+    size_t head_bytes;   /* target + header names and values of the current request */
+    char field[4];       /* the start of the current header name: enough to spot "Host" */
+    size_t field_len;
+    unsigned hosts;
+    int reject_status;   /* set by a callback that refuses the request */
+    const char *reject_reason;
+    int open_handles;
+    bool in_message;     /* a request has started and is not complete */
+    bool writing;
+    bool paused;         /* parser paused by backpressure; the rest of the input is in tail */
+    bool finishing;      /* no more requests on this connection: write, then close */
+    bool eof;            /* the client has closed its side */
+    bool lingering;
+    bool closing;
+};
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void flush(struct http_conn *c);
+
+struct http_conn *http_conn_next(const struct http_conn *c)
+{
+    return c->next;
+}
+
+/* ---- closing ------------------------------------------------------------------------------ */
+
+static void on_closed(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    if (--c->open_handles > 0) {
+        return;
+    }
+    struct http_server *s = c->server;
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    s->nconns--;
+    buf_finish(&c->target);
+    buf_finish(&c->out);
+    buf_finish(&c->inflight);
+    buf_finish(&c->tail);
+    free(c);
+    http_server_conn_gone(s);
+}
+
+void http_conn_close(struct http_conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    /* Pending write and shutdown requests complete with UV_ECANCELED before on_closed runs,
+     * so the connection outlives every callback that refers to it. */
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    uv_close((uv_handle_t *)&c->timer, on_closed);
+}
+
+static void on_linger_over(uv_timer_t *t)
+{
+    http_conn_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct http_conn *c = req->data;
+    if (c->closing) {
+        return;
+    }
+    /* Everything is sent. Now only the client's leftover input matters: read it away until the
+     * client closes or the timer runs out; a stopping server does not wait for it. */
+    if (status < 0 || c->eof || c->server->stopping ||
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+        http_conn_close(c);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    (void)hint;
+    struct http_conn *c = h->data;
+    b->base = c->server->readbuf;
+    b->len = sizeof c->server->readbuf;
+}
+
+static void start_linger(struct http_conn *c)
+{
+    if (c->lingering || c->closing) {
+        return;
+    }
+    c->lingering = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        http_conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_linger_over, HTTP_CONN_LINGER_MS, 0);
+}
+
+/* ---- answering ---------------------------------------------------------------------------- */
+
+static void append_response(struct http_conn *c, const struct http_response *res,
+                            enum http_connection_header ch, bool head)
+{
+    struct http_server *s = c->server;
+    if (http_response_format(&c->out, res, http_date_now(&s->date), ch, head) < 0) {
+        diag(s->who, "out of memory answering a request; closing the connection");
+        c->finishing = true;
+    }
+}
+
+/* Answers a request the parser or a callback refused, and ends the connection: after a framing
+ * error nothing that follows on the connection can be trusted. */
+static void answer_error(struct http_conn *c, int status, const char *reason)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body, "%d %s: %s\n", status, http_status_text(status), reason);
+    struct http_response res = {
+        .status = status,
+        .body = body,
+        .body_len = n < 0 ? 0 : ((size_t)n < sizeof body ? (size_t)n : sizeof body - 1),
+    };
+    c->server->counters.requests++;
+    append_response(c, &res, HTTP_CONN_CLOSE, false);
+    c->finishing = true;
+}
+
+static void answer(struct http_conn *c, bool keep_alive)
+{
+    struct http_server *s = c->server;
+    struct http_request req = {
+        .method = llhttp_get_method(&c->parser),
+        .target = c->target.data,
+        .target_len = c->target.len,
+        .http_major = llhttp_get_http_major(&c->parser),
+        .http_minor = llhttp_get_http_minor(&c->parser),
+    };
+    struct http_response res = {0};
+    s->handler(s->handler_ctx, &req, &res);
+    s->counters.requests++;
+    enum http_connection_header ch = !keep_alive          ? HTTP_CONN_CLOSE
+                                     : req.http_minor == 0 ? HTTP_CONN_KEEP_ALIVE
+                                                           : HTTP_CONN_NONE;
+    append_response(c, &res, ch, req.method == HTTP_HEAD);
+}
+
+/* ---- llhttp callbacks --------------------------------------------------------------------- */
+
+static int reject(struct http_conn *c, int status, const char *reason)
+{
+    c->reject_status = status;
+    c->reject_reason = reason;
+    return HPE_USER;
+}
+
+static int count_head(struct http_conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if (c->head_bytes > c->server->limits.max_header_bytes) {
+        return reject(c, 431, "request header fields too large");
+    }
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    c->in_message = true;
+    c->target.len = 0;
+    c->head_bytes = 0;
+    c->field_len = 0;
+    c->hosts = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct http_conn *c = p->data;
+    if (c->target.len + n > c->server->limits.max_header_bytes) {
+        return reject(c, 414, "request target too long");
+    }
+    if (buf_append(&c->target, at, n) < 0) {
+        return reject(c, 500, "out of memory");
+    }
+    return count_head(c, n);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct http_conn *c = p->data;
+    for (size_t i = 0; i < n && c->field_len + i < sizeof c->field; i++) {
+        c->field[c->field_len + i] = at[i];
+    }
+    c->field_len += n;
+    return count_head(c, n);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    /* llhttp 8.1.0 accepts a header line with an empty name (": x"); nothing legitimate sends
+     * one, and intermediaries disagree about it, so refuse. */
+    if (c->field_len == 0) {
+        return reject(c, 400, "empty header name");
+    }
+    if (c->field_len == 4 && strncasecmp(c->field, "host", 4) == 0) {
+        c->hosts++;
+    }
+    c->field_len = 0;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    return count_head(p->data, n);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    if (llhttp_get_http_major(p) != 1) {
+        reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are served");
+        return -1;
+    }
+    /* RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without exactly
+     * one Host header. */
+    if (llhttp_get_http_minor(p) >= 1 && c->hosts != 1) {
+        reject(c, 400, c->hosts == 0 ? "missing Host header" : "more than one Host header");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    c->in_message = false;
+    bool keep_alive = llhttp_should_keep_alive(p) && !c->server->stopping;
+    answer(c, keep_alive);
+    if (!keep_alive) {
+        /* Whatever follows on this connection is not read: stop here. */
+        c->finishing = true;
+        return HPE_PAUSED;
+    }
+    if (c->out.len + (c->inflight.len - c->inflight_off) > c->server->limits.max_output_bytes) {
+        c->paused = true;
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- reading and parsing ------------------------------------------------------------------ */
+
+static int status_for(struct http_conn *c, enum llhttp_errno err)
+{
+    if (c->reject_status) {
+        return c->reject_status;
+    }
+    return err == HPE_INVALID_VERSION ? 505 : 400;
+}
+
+/* Feeds input to llhttp. `data` may be the connection's own tail (when resuming). */
+static void parse(struct http_conn *c, const char *data, size_t len)
+{
+    enum llhttp_errno err = len ? llhttp_execute(&c->parser, data, len) : HPE_OK;
+    bool from_tail = data == c->tail.data;
+    if (err == HPE_OK) {
+        if (from_tail) {
+            c->tail.len = 0;
+        }
+        return;
+    }
+    if (err == HPE_PAUSED && c->paused) {
+        /* Backpressure: keep what was not parsed; reading resumes when the answers drain. */
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        if (from_tail) {
+            buf_consume(&c->tail, (size_t)(pos - data));
+        } else {
+            c->tail.len = 0;
+            if (buf_append(&c->tail, pos, (size_t)(data + len - pos)) < 0) {
+                http_conn_close(c);
+                return;
+            }
+        }
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->tail.len = 0;
+    if (err == HPE_PAUSED) {
+        return; /* finishing: a request ended the connection */
+    }
+    const char *reason = c->reject_reason ? c->reject_reason : llhttp_get_error_reason(&c->parser);
+    answer_error(c, status_for(c, err), reason ? reason : llhttp_errno_name(err));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    struct http_conn *c = st->data;
+    if (nread == 0) {
+        return;
+    }
+    if (nread < 0) {
+        if (nread != UV_EOF || c->lingering) {
+            http_conn_close(c);
+            return;
+        }
+        /* The client has sent everything: answer what is complete, then close. A request cut
+         * short by the close gets no answer; nobody is left to read one. */
+        c->eof = true;
+        c->finishing = true;
+        uv_read_stop(st);
+        flush(c);
+        return;
+    }
+    c->server->counters.bytes_in += (uint64_t)nread;
+    if (c->lingering) {
+        return; /* discarding what a finished connection still receives */
+    }
+    parse(c, b->base, (size_t)nread);
+    flush(c);
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct http_conn *c = req->data;
+    c->writing = false;
+    if (status < 0) {
+        http_conn_close(c);
+        return;
+    }
+    c->server->counters.bytes_out += c->inflight.len - c->inflight_off;
+    c->inflight.len = 0;
+    c->inflight_off = 0;
+    flush(c);
+}
+
+/* Sends the queued answers: directly when the socket takes them (the common case, no request
+ * object at all), else through one uv_write. Once everything is out, either resumes a paused
+ * parser or, for a finishing connection, starts the close. */
+static void flush(struct http_conn *c)
+{
+    uv_stream_t *st = (uv_stream_t *)&c->tcp;
+    while (!c->closing && !c->writing && !c->lingering) {
+        if (c->out.len > 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+            int n = uv_try_write(st, &b, 1);
+            if (n == UV_EAGAIN) {
+                n = 0;
+            }
+            if (n < 0) {
+                http_conn_close(c);
+                return;
+            }
+            c->server->counters.bytes_out += (uint64_t)n;
+            if ((size_t)n < c->out.len) {
+                /* The socket is full. The unsent rest becomes the write in progress and `out`
+                 * (the old inflight storage, empty) collects the answers that come next. */
+                struct buf t = c->inflight;
+                c->inflight = c->out;
+                c->inflight_off = (size_t)n;
+                c->out = t;
+                c->out.len = 0;
+                b = uv_buf_init(c->inflight.data + n, (unsigned)(c->inflight.len - (size_t)n));
+                if (uv_write(&c->wreq, st, &b, 1, on_write) < 0) {
+                    http_conn_close(c);
+                    return;
+                }
+                c->writing = true;
+                return;
+            }
+            c->out.len = 0;
+        }
+        if (c->finishing) {
+            start_linger(c);
+            return;
+        }
+        if (!c->paused) {
+            return;
+        }
+        /* Everything is out: parse the input kept at the pause; it may pause again. */
+        c->paused = false;
+        llhttp_resume(&c->parser);
+        parse(c, c->tail.data, c->tail.len);
+        if (!c->paused && !c->finishing && !c->closing &&
+            uv_read_start(st, on_alloc, on_read) < 0) {
+            http_conn_close(c);
+            return;
+        }
+    }
+}
+
+/* ---- life ----------------------------------------------------------------------------------- */
+
+int http_conn_accept(struct http_server *s)
+{
+    struct http_conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    c->server = s;
+    c->next = s->conns;
+    if (s->conns) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->nconns++;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->open_handles = 2;
+    c->tcp.data = c->timer.data = c->wreq.data = c->sreq.data = c;
+    int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0) {
+        llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+        c->parser.data = c;
+        /* Answers leave whole, one write per batch: Nagle's delay would only add latency. */
+        uv_tcp_nodelay(&c->tcp, 1);
+        rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+    if (rc < 0) {
+        http_conn_close(c);
+        return rc;
+    }
+    s->counters.accepted++;
+    return 0;
+}
+
+void http_conn_drain(struct http_conn *c)
+{
+    if (c->closing || c->lingering) {
+        return;
+    }
+    if (c->in_message) {
+        /* Its answer will carry Connection: close (the server is stopping). */
+        return;
+    }
+    c->finishing = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (c->out.len == 0 && !c->writing) {
+        http_conn_close(c);
+    } else {
+        flush(c);
+    }
+}

@@ -1,0 +1,148 @@
+/* http_server: listening, accepting and stopping. */
+#include "http_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "diag.h"
+#include "http_conn.h"
+
+void http_server_init(struct http_server *s, uv_loop_t *loop, const char *who, http_handler h,
+                      void *ctx)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->who = who;
+    s->handler = h;
+    s->handler_ctx = ctx;
+    s->limits.max_header_bytes = 8 * 1024;
+    s->limits.max_output_bytes = 64 * 1024;
+    uv_timer_init(loop, &s->stop_timer);
+    s->stop_timer.data = s;
+    s->open_handles = 1;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0) {
+        diag(s->who, "accept: %s", uv_strerror(status));
+        return;
+    }
+    int rc = http_conn_accept(s);
+    if (rc < 0) {
+        diag(s->who, "accept: %s", uv_strerror(rc));
+    }
+}
+
+/* "127.0.0.1:5000" or "[::1]:5000". */
+static void format_addr(const struct sockaddr *sa, char *out, size_t outsz)
+{
+    char ip[64] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
+        uv_ip6_name(a, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+        snprintf(out, outsz, "[%s]:%d", ip, port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
+        uv_ip4_name(a, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+        snprintf(out, outsz, "%s:%d", ip, port);
+    }
+}
+
+int http_server_listen(struct http_server *s, const char *host, int port)
+{
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+    };
+    uv_getaddrinfo_t req;
+    /* Without a callback uv_getaddrinfo runs synchronously: start-up may block on DNS. */
+    int rc = uv_getaddrinfo(s->loop, &req, NULL, host, portstr, &hints);
+    if (rc < 0) {
+        diag(s->who, "listen on %s:%d: cannot resolve host: %s", host, port, uv_strerror(rc));
+        return rc;
+    }
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    s->listening = true;
+    s->open_handles++;
+    rc = uv_tcp_bind(&s->listener, req.addrinfo->ai_addr, 0);
+    if (rc == 0) {
+        /* 511 is nginx's and Node's default backlog. */
+        rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    }
+    char shown[128];
+    if (rc < 0) {
+        format_addr(req.addrinfo->ai_addr, shown, sizeof shown);
+        diag(s->who, "listen on %s (%s:%d): %s", shown, host, port, uv_strerror(rc));
+        uv_freeaddrinfo(req.addrinfo);
+        return rc;
+    }
+    uv_freeaddrinfo(req.addrinfo);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0) {
+        format_addr((struct sockaddr *)&ss, shown, sizeof shown);
+        diag(s->who, "http listening on %s", shown);
+    }
+    return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    if (--s->open_handles == 0 && s->stopped_cb) {
+        s->stopped_cb(s);
+    }
+}
+
+static void close_all(struct http_server *s)
+{
+    for (struct http_conn *c = s->conns; c; c = http_conn_next(c)) {
+        http_conn_close(c);
+    }
+}
+
+void http_server_conn_gone(struct http_server *s)
+{
+    if (s->stopping && s->nconns == 0 && !uv_is_closing((uv_handle_t *)&s->stop_timer)) {
+        uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
+    }
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+    struct http_server *s = t->data;
+    diag(s->who, "closing %zu connection(s) still open after the grace period", s->nconns);
+    close_all(s);
+}
+
+void http_server_stop(struct http_server *s, uint64_t grace_ms,
+                      void (*stopped_cb)(struct http_server *s))
+{
+    if (s->stopping) {
+        close_all(s);
+        return;
+    }
+    s->stopping = true;
+    s->stopped_cb = stopped_cb;
+    if (s->listening) {
+        s->listening = false;
+        uv_close((uv_handle_t *)&s->listener, on_handle_closed);
+    }
+    /* Draining may close connections; they unlink themselves only in their close callbacks,
+     * so walking the list here is safe. */
+    for (struct http_conn *c = s->conns; c; c = http_conn_next(c)) {
+        http_conn_drain(c);
+    }
+    uv_timer_start(&s->stop_timer, on_grace_over, grace_ms, 0);
+    http_server_conn_gone(s);
+}

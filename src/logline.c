@@ -1,0 +1,309 @@
+/* logline: formatting and escaping of the subscriber's log lines. */
+#include "logline.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "utf8.h"
+
+/* Bytes that go through unchanged in the text formats: printable ASCII except the backslash. */
+static bool text_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F && c != '\\';
+}
+
+static int append_hex_escape(struct buf *out, const char *prefix, unsigned v, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[8];
+    size_t n = strlen(prefix);
+    memcpy(tmp, prefix, n);
+    for (int i = digits - 1; i >= 0; i--) {
+        tmp[n++] = hex[(v >> (4 * i)) & 15];
+    }
+    return buf_append(out, tmp, n);
+}
+
+/* U+0080..U+009F and the separators that Unicode-aware readers (Python's str.splitlines,
+ * JavaScript) treat as line breaks. */
+static bool unicode_break_or_control(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+int logline_escape_text(struct buf *out, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && text_plain(p[run])) {
+            run++;
+        }
+        int rc = buf_append(out, p + i, run - i);
+        if (rc < 0 || run == len) {
+            return rc;
+        }
+        i = run;
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            switch (c) {
+            case '\\':
+                rc = buf_append(out, "\\\\", 2);
+                break;
+            case '\n':
+                rc = buf_append(out, "\\n", 2);
+                break;
+            case '\r':
+                rc = buf_append(out, "\\r", 2);
+                break;
+            case '\t':
+                rc = buf_append(out, "\\t", 2);
+                break;
+            default:
+                rc = append_hex_escape(out, "\\x", c, 2);
+                break;
+            }
+            i++;
+        } else {
+            uint32_t cp;
+            size_t n = utf8_decode(p + i, len - i, &cp);
+            if (n == 0) {
+                rc = append_hex_escape(out, "\\x", c, 2);
+                i++;
+            } else if (unicode_break_or_control(cp)) {
+                rc = append_hex_escape(out, "\\u", cp, 4);
+                i += n;
+            } else {
+                rc = buf_append(out, p + i, n);
+                i += n;
+            }
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Bytes that go through unchanged inside a JSON string. */
+static bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Escapes s as the inside of a JSON string. Sets *lossy when a byte was not valid UTF-8 and
+ * had to be replaced by U+FFFD. */
+static int json_string_body(struct buf *out, const char *s, size_t len, bool *lossy)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && json_plain(p[run])) {
+            run++;
+        }
+        int rc = buf_append(out, p + i, run - i);
+        if (rc < 0 || run == len) {
+            return rc;
+        }
+        i = run;
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            switch (c) {
+            case '"':
+                rc = buf_append(out, "\\\"", 2);
+                break;
+            case '\\':
+                rc = buf_append(out, "\\\\", 2);
+                break;
+            case '\n':
+                rc = buf_append(out, "\\n", 2);
+                break;
+            case '\r':
+                rc = buf_append(out, "\\r", 2);
+                break;
+            case '\t':
+                rc = buf_append(out, "\\t", 2);
+                break;
+            default:
+                rc = append_hex_escape(out, "\\u", c, 4);
+                break;
+            }
+            i++;
+        } else {
+            uint32_t cp;
+            size_t n = utf8_decode(p + i, len - i, &cp);
+            if (n == 0) {
+                *lossy = true;
+                rc = buf_append(out, "\xEF\xBF\xBD", 3);
+                i++;
+            } else if (cp == 0x2028 || cp == 0x2029) {
+                rc = append_hex_escape(out, "\\u", cp, 4);
+                i += n;
+            } else {
+                rc = buf_append(out, p + i, n);
+                i += n;
+            }
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int logline_escape_json(struct buf *out, const char *s, size_t len)
+{
+    bool lossy = false;
+    return json_string_body(out, s, len, &lossy);
+}
+
+static int append_base64(struct buf *out, const unsigned char *p, size_t len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int rc = buf_reserve(out, (len + 2) / 3 * 4);
+    if (rc < 0) {
+        return rc;
+    }
+    char *w = out->data + out->len;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *w++ = b64[v >> 18];
+        *w++ = b64[(v >> 12) & 63];
+        *w++ = b64[(v >> 6) & 63];
+        *w++ = b64[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+        *w++ = b64[v >> 18];
+        *w++ = b64[(v >> 12) & 63];
+        *w++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        *w++ = '=';
+    }
+    out->len = (size_t)(w - out->data);
+    return 0;
+}
+
+void logline_init(struct logline *l, enum logline_format format)
+{
+    memset(l, 0, sizeof *l);
+    l->format = format;
+    l->cached_sec = (time_t)-1;
+}
+
+/* Refreshes the cached text of the current second: "YYYY-MM-DDTHH:MM:SS" in UTC for text and
+ * json, "YYYY-MM-DD HH:MM" in local time for python. */
+static void refresh_time(struct logline *l, time_t sec)
+{
+    if (sec == l->cached_sec) {
+        return;
+    }
+    struct tm tm;
+    size_t n;
+    if (l->format == LOGLINE_PYTHON) {
+        localtime_r(&sec, &tm);
+        n = strftime(l->cached, sizeof l->cached, "%Y-%m-%d %H:%M", &tm);
+    } else {
+        gmtime_r(&sec, &tm);
+        n = strftime(l->cached, sizeof l->cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    }
+    l->cached_len = n;
+    l->cached_sec = sec;
+}
+
+static int append_utc_millis(struct logline *l, struct buf *out, const struct timespec *now)
+{
+    char ms[6];
+    int n = snprintf(ms, sizeof ms, ".%03ldZ", now->tv_nsec / 1000000L);
+    int rc = buf_append(out, l->cached, l->cached_len);
+    return rc < 0 ? rc : buf_append(out, ms, (size_t)n);
+}
+
+static int append_json(struct logline *l, struct buf *out, const struct wire_msg *m,
+                       const struct timespec *now)
+{
+    bool lossy = false;
+    int rc = buf_append_str(out, "{\"time\":\"");
+    if (rc == 0) {
+        rc = append_utc_millis(l, out, now);
+    }
+    if (rc == 0) {
+        rc = buf_append_str(out, "\",\"message\":\"");
+    }
+    if (rc == 0) {
+        rc = json_string_body(out, m->text, m->text_len, &lossy);
+    }
+    if (rc == 0 && lossy) {
+        rc = buf_append_str(out, "\",\"message_base64\":\"");
+        if (rc == 0) {
+            rc = append_base64(out, (const unsigned char *)m->text, m->text_len);
+        }
+    }
+    if (rc == 0) {
+        rc = buf_append_byte(out, '"');
+    }
+    if (rc == 0 && m->kind == WIRE_FRAMED) {
+        bool topic_lossy = false;
+        char id[2 * WIRE_ID_LEN + 1];
+        wire_id_hex(m->publisher, id);
+        rc = buf_append_str(out, ",\"topic\":\"");
+        if (rc == 0) {
+            rc = json_string_body(out, m->topic, m->topic_len, &topic_lossy);
+        }
+        if (rc == 0) {
+            rc = buf_appendf(out, "\",\"publisher\":\"%s\",\"seq\":%" PRIu64, id, m->seq);
+        }
+    }
+    return rc < 0 ? rc : buf_append(out, "}\n", 2);
+}
+
+int logline_append(struct logline *l, struct buf *out, const struct wire_msg *m,
+                   const struct timespec *now)
+{
+    size_t start = out->len;
+    refresh_time(l, now->tv_sec);
+    int rc;
+    switch (l->format) {
+    case LOGLINE_JSON:
+        rc = append_json(l, out, m, now);
+        break;
+    case LOGLINE_PYTHON:
+        rc = buf_append(out, "INFO:root:", 10);
+        if (rc == 0) {
+            rc = logline_escape_text(out, m->text, m->text_len);
+        }
+        if (rc == 0) {
+            rc = buf_append(out, " - ", 3);
+        }
+        if (rc == 0) {
+            rc = buf_append(out, l->cached, l->cached_len);
+        }
+        if (rc == 0) {
+            rc = buf_append_byte(out, '\n');
+        }
+        break;
+    case LOGLINE_TEXT:
+    default:
+        rc = append_utc_millis(l, out, now);
+        if (rc == 0) {
+            rc = buf_append_byte(out, ' ');
+        }
+        if (rc == 0) {
+            rc = logline_escape_text(out, m->text, m->text_len);
+        }
+        if (rc == 0) {
+            rc = buf_append_byte(out, '\n');
+        }
+        break;
+    }
+    if (rc < 0) {
+        /* Never leave half a line behind. */
+        out->len = start;
+    }
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* pub: the publisher role.
+ *
+ * Shutdown order (SIGINT/SIGTERM): stop accepting and let connections finish the request in
+ * progress (bounded by PUB_GRACE_MS); then stop watching the PUB socket and close it, its
+ * ZMQ_LINGER bounding how long queued messages may still take to leave; close the signal
+ * handles; the loop then runs out of handles and uv_run returns; uv_loop_close proves nothing is
+ * left open; zmq_ctx_term comes last because it waits for every socket of the context. A second
+ * signal closes the remaining connections at once. */
+#include "pub.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "diag.h"
+#include "http_server.h"
+#include "publisher.h"
+#include "router.h"
+
+#define PUB_GRACE_MS 1500
+
+struct pub {
+    uv_loop_t loop;
+    void *zctx;
+    struct publisher publisher;
+    struct router router;
+    struct http_server http;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    bool started;
+    bool stopping;
+};
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void close_signals(struct pub *pub)
+{
+    uv_close((uv_handle_t *)&pub->sigint, on_signal_closed);
+    uv_close((uv_handle_t *)&pub->sigterm, on_signal_closed);
+}
+
+static void on_publisher_closed(struct publisher *p)
+{
+    close_signals(p->data);
+}
+
+static void on_http_stopped(struct http_server *s)
+{
+    struct pub *pub = s->data;
+    if (pub->started) {
+        diag("pub", "stopped: %llu requests answered, %llu messages published, %llu not queued",
+             (unsigned long long)s->counters.requests,
+             (unsigned long long)pub->publisher.published,
+             (unsigned long long)pub->publisher.dropped);
+    }
+    if (pub->publisher.sock) {
+        publisher_close(&pub->publisher, on_publisher_closed);
+    } else {
+        close_signals(pub);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct pub *pub = h->data;
+    if (pub->stopping) {
+        diag("pub", "%s again: closing every connection now", strsignal(signum));
+        http_server_stop(&pub->http, 0, NULL);
+        return;
+    }
+    pub->stopping = true;
+    diag("pub", "%s: stopping", strsignal(signum));
+    http_server_stop(&pub->http, PUB_GRACE_MS, on_http_stopped);
+}
+
+static int start(struct pub *pub, const struct cli_options *o)
+{
+    int rc = publisher_init(&pub->publisher, &pub->loop, pub->zctx, o);
+    if (rc < 0) {
+        return rc;
+    }
+    pub->publisher.data = pub;
+    rc = http_server_listen(&pub->http, o->listen_host, o->listen_port);
+    if (rc < 0) {
+        return rc;
+    }
+    uv_signal_start(&pub->sigint, on_signal, SIGINT);
+    uv_signal_start(&pub->sigterm, on_signal, SIGTERM);
+    pub->started = true;
+    return 0;
+}
+
+int pub_run(const struct cli_options *o)
+{
+    /* Large (it holds the shared read buffer): on the heap, not the stack. */
+    struct pub *pub = calloc(1, sizeof *pub);
+    if (pub == NULL) {
+        diag("pub", "out of memory");
+        return 1;
+    }
+    int status = 0;
+    int rc = uv_loop_init(&pub->loop);
+    if (rc < 0) {
+        diag("pub", "uv_loop_init: %s", uv_strerror(rc));
+        free(pub);
+        return 1;
+    }
+    pub->zctx = zmq_ctx_new();
+    if (pub->zctx == NULL) {
+        diag("pub", "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        uv_loop_close(&pub->loop);
+        free(pub);
+        return 1;
+    }
+    router_init(&pub->router, &pub->publisher);
+    http_server_init(&pub->http, &pub->loop, "pub", router_handle, &pub->router);
+    pub->http.data = pub;
+    uv_signal_init(&pub->loop, &pub->sigint);
+    uv_signal_init(&pub->loop, &pub->sigterm);
+    pub->sigint.data = pub->sigterm.data = pub;
+
+    if (start(pub, o) < 0) {
+        /* Unwind through the same path as a stop, so every handle is closed exactly once. */
+        status = 1;
+        pub->stopping = true;
+        http_server_stop(&pub->http, 0, on_http_stopped);
+    }
+    uv_run(&pub->loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&pub->loop);
+    if (rc < 0) {
+        diag("pub", "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
+        status = 1;
+    }
+    zmq_ctx_term(pub->zctx);
+    router_finish(&pub->router);
+    free(pub);
+    return status;
+}

@@ -1,0 +1,110 @@
+/* publisher: the pub role's ZeroMQ PUB socket. */
+#include "publisher.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <zmq.h>
+
+#include "diag.h"
+#include "zendpoint.h"
+
+static int set_int(void *sock, int option, int value, const char *name)
+{
+    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
+        int err = zmq_errno();
+        diag("pub", "zmq_setsockopt(%s): %s", name, zmq_strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struct cli_options *o)
+{
+    memset(p, 0, sizeof *p);
+    p->wire = o->wire;
+    p->topic = o->topics[0];
+    p->topic_len = strlen(p->topic);
+    /* A random id per process: a restarted publisher is a new sequence, never a gap. */
+    if (getrandom(p->id, sizeof p->id, 0) != (ssize_t)sizeof p->id) {
+        diag("pub", "getrandom: %s", strerror(errno));
+        return -errno;
+    }
+    p->sock = zmq_socket(zctx, ZMQ_PUB);
+    if (p->sock == NULL) {
+        int err = zmq_errno();
+        diag("pub", "zmq_socket(ZMQ_PUB): %s", zmq_strerror(err));
+        return -err;
+    }
+    /* Options must precede bind/connect: they apply to connections made afterwards. */
+    int rc = set_int(p->sock, ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP");
+    if (rc == 0) {
+        rc = set_int(p->sock, ZMQ_LINGER, PUBLISHER_LINGER_MS, "ZMQ_LINGER");
+    }
+    if (rc == 0) {
+        rc = zendpoint_attach(p->sock, "pub", o->binds, o->nbinds, o->connects, o->nconnects);
+    }
+    if (rc == 0) {
+        rc = zwatch_init(&p->watch, loop, p->sock, 0, NULL, "pub");
+    }
+    if (rc < 0) {
+        int zero = 0;
+        zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(p->sock);
+        p->sock = NULL;
+        return rc;
+    }
+    p->watching = true;
+    p->watch.data = p;
+    return 0;
+}
+
+int publisher_send(struct publisher *p, const char *text, size_t len)
+{
+    /* The sequence number counts offers, not successes: a message ZeroMQ refuses leaves a hole
+     * that every framed subscriber sees as a gap of exactly the messages lost. */
+    p->seq++;
+    int rc;
+    if (p->wire == WIRE_FRAMED) {
+        uint8_t header[WIRE_HEADER_LEN];
+        wire_header_encode(header, p->id, p->seq);
+        /* With NODROP the high-water mark is checked on the first frame; once it is accepted
+         * the rest of the message is too, so a message is never cut in half. */
+        rc = zmq_send(p->sock, p->topic, p->topic_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        if (rc >= 0) {
+            rc = zmq_send(p->sock, header, sizeof header, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        }
+        if (rc >= 0) {
+            rc = zmq_send(p->sock, text, len, ZMQ_DONTWAIT);
+        }
+    } else {
+        rc = zmq_send(p->sock, text, len, ZMQ_DONTWAIT);
+    }
+    if (rc < 0) {
+        int err = zmq_errno();
+        p->dropped++;
+        return -err;
+    }
+    p->published++;
+    return 0;
+}
+
+static void on_unwatched(struct zwatch *w)
+{
+    struct publisher *p = w->data;
+    /* ZMQ_LINGER (set at creation) bounds how long zmq_ctx_term waits for queued messages. */
+    zmq_close(p->sock);
+    p->sock = NULL;
+    if (p->closed_cb) {
+        p->closed_cb(p);
+    }
+}
+
+void publisher_close(struct publisher *p, void (*closed_cb)(struct publisher *p))
+{
+    p->closed_cb = closed_cb;
+    if (p->watching) {
+        p->watching = false;
+        zwatch_close(&p->watch, on_unwatched);
+    }
+}

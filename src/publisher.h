@@ -1,0 +1,48 @@
+/* publisher: the ZeroMQ PUB socket of the pub role: bound once, never blocking the loop.
+ *
+ * The socket is created and bound (or connected) once at start-up, unlike the tutorial's
+ * bind-sleep-send-unbind per request. It is a PUB with ZMQ_XPUB_NODROP set: when a subscriber's
+ * queue is full, zmq_send(ZMQ_DONTWAIT) fails with EAGAIN instead of dropping silently, so every
+ * message ZeroMQ could not queue is counted (and, framed, shows as a sequence gap at every
+ * subscriber), and the HTTP loop never waits for it. */
+#ifndef DOWNCASE_PUBLISHER_H
+#define DOWNCASE_PUBLISHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "wire.h"
+#include "zwatch.h"
+
+/* How long a stopping publisher may spend handing queued messages to subscribers. */
+#define PUBLISHER_LINGER_MS 500
+
+struct publisher {
+    void *sock;
+    struct zwatch watch;
+    enum wire_kind wire;
+    const char *topic;
+    size_t topic_len;
+    uint8_t id[WIRE_ID_LEN];
+    uint64_t seq;       /* of the last message offered to ZeroMQ */
+    uint64_t published; /* messages ZeroMQ accepted */
+    uint64_t dropped;   /* messages ZeroMQ could not queue */
+    bool watching;
+    void (*closed_cb)(struct publisher *p);
+    void *data;         /* the owner's */
+};
+
+/* Creates the socket in zctx, sets its options and attaches it to the endpoints of o.
+ * 0 or a negative errno (reported on stderr). On failure nothing is left open. */
+int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struct cli_options *o);
+/* Publishes one message; never blocks. 0, or -EAGAIN when ZeroMQ could not queue it (counted in
+ * p->dropped), or another negative errno. */
+int publisher_send(struct publisher *p, const char *text, size_t len);
+/* Stops watching, then closes the socket with a bounded linger; closed_cb (may be NULL) runs
+ * from the loop afterwards. */
+void publisher_close(struct publisher *p, void (*closed_cb)(struct publisher *p));
+
+#endif

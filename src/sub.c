@@ -1,0 +1,323 @@
+/* sub: the subscriber role.
+ *
+ * Data flow: ZMQ_FD ready -> zwatch check -> drain up to SUB_BUDGET messages -> one log line
+ * each into the log's pending buffer -> one write per drained batch, before the loop sleeps.
+ *
+ * Stopping (SIGINT/SIGTERM): everything the socket already holds is received and written, the
+ * log is fsynced and closed, then the socket (linger 0: a SUB has nothing to send) and the
+ * context. SIGHUP reopens the log by path, after flushing what the old file is owed. */
+#include "sub.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "diag.h"
+#include "logfile.h"
+#include "logline.h"
+#include "wire.h"
+#include "zendpoint.h"
+#include "zwatch.h"
+
+/* Messages handled per loop iteration before HTTP (later: metrics) and signals get a turn. */
+#define SUB_BUDGET 512
+/* What a publisher can make the subscriber hold for one message; a bigger message makes
+ * libzmq drop the connection (ZMQ_MAXMSGSIZE). */
+#define SUB_MAX_MESSAGE (1024 * 1024)
+/* The frames of the message being received; a layout has at most three. */
+#define SUB_MAX_FRAMES 3
+
+struct sub {
+    uv_loop_t loop;
+    void *zctx;
+    void *sock;
+    struct zwatch watch;
+    bool watching;
+    struct logfile log;
+    struct logline line;
+    const struct cli_options *o;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_signal_t sighup;
+    zmq_msg_t frames[SUB_MAX_FRAMES];
+    uint64_t received;
+    uint64_t malformed;
+    bool warned_layout;
+    struct diag_limit malformed_limit;
+    bool stopping;
+};
+
+/* Receives one whole message into s->frames. Returns the number of frames (frames past
+ * SUB_MAX_FRAMES are received and discarded but counted), 0 when nothing is queued, or a
+ * negative errno. */
+static int receive(struct sub *s)
+{
+    int count = 0;
+    for (;;) {
+        zmq_msg_t extra;
+        zmq_msg_t *m = &extra;
+        if (count < SUB_MAX_FRAMES) {
+            m = &s->frames[count];
+        } else {
+            zmq_msg_init(&extra);
+        }
+        int rc = zmq_msg_recv(m, s->sock, ZMQ_DONTWAIT);
+        int err = rc < 0 ? zmq_errno() : 0;
+        bool more = rc >= 0 && zmq_msg_more(m);
+        if (m == &extra) {
+            zmq_msg_close(&extra);
+        }
+        if (rc < 0) {
+            /* Multipart messages arrive whole, so EAGAIN only comes before the first frame. */
+            return err == EAGAIN && count == 0 ? 0 : -err;
+        }
+        count++;
+        if (!more) {
+            return count;
+        }
+    }
+}
+
+static void check_layout(struct sub *s, const struct wire_msg *m)
+{
+    if (s->warned_layout || s->o->expect == CLI_EXPECT_ANY) {
+        return;
+    }
+    bool framed = m->kind == WIRE_FRAMED;
+    if (framed != (s->o->expect == CLI_EXPECT_FRAMED)) {
+        diag("sub", "received a %s message while --wire=%s: logged anyway (said once)",
+             framed ? "framed" : "plain", framed ? "plain" : "framed");
+        s->warned_layout = true;
+    }
+}
+
+/* Receives and formats up to `budget` messages. Returns how many were received. */
+static unsigned drain(struct sub *s, unsigned budget)
+{
+    unsigned done = 0;
+    while (done < budget) {
+        int n = receive(s);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            if (n != -ETERM && n != -EINTR) {
+                diag("sub", "zmq_msg_recv: %s", zmq_strerror(-n));
+            }
+            break;
+        }
+        done++;
+        s->received++;
+        const void *data[SUB_MAX_FRAMES];
+        size_t lens[SUB_MAX_FRAMES];
+        size_t nframes = (size_t)n < SUB_MAX_FRAMES ? (size_t)n : SUB_MAX_FRAMES;
+        for (size_t i = 0; i < nframes; i++) {
+            data[i] = zmq_msg_data(&s->frames[i]);
+            lens[i] = zmq_msg_size(&s->frames[i]);
+        }
+        struct wire_msg m;
+        if (n > SUB_MAX_FRAMES || wire_decode(data, lens, nframes, &m) < 0) {
+            s->malformed++;
+            diag_limited(&s->malformed_limit, uv_now(&s->loop), 10000, "sub",
+                         "ignored a message of %d frames: neither plain (1 frame) nor framed "
+                         "(3 frames, 16-byte header)", n);
+            continue;
+        }
+        check_layout(s, &m);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (logline_append(&s->line, &s->log.pending, &m, &now) < 0) {
+            diag("sub", "out of memory formatting a log line");
+        }
+    }
+    return done;
+}
+
+static void on_readable(struct zwatch *w)
+{
+    struct sub *s = w->data;
+    drain(s, SUB_BUDGET);
+    logfile_flush(&s->log, "sub");
+}
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_unwatched(struct zwatch *w)
+{
+    struct sub *s = w->data;
+    uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
+    uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&s->sighup, on_signal_closed);
+}
+
+static void stop(struct sub *s)
+{
+    s->stopping = true;
+    if (s->watching) {
+        s->watching = false;
+        zwatch_close(&s->watch, on_unwatched);
+    } else {
+        on_unwatched(&s->watch);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct sub *s = h->data;
+    if (signum == SIGHUP) {
+        if (logfile_reopen(&s->log, "sub") == 0 && !s->log.is_stdout) {
+            diag("sub", "SIGHUP: reopened %s", s->log.path);
+        }
+        return;
+    }
+    if (s->stopping) {
+        return;
+    }
+    /* Whatever the socket already holds is written before stopping; bounded so a publisher
+     * flooding us cannot keep the process alive. */
+    unsigned total = 0;
+    for (int round = 0; round < 1000; round++) {
+        unsigned got = drain(s, SUB_BUDGET);
+        total += got;
+        if (got < SUB_BUDGET) {
+            break;
+        }
+    }
+    logfile_flush(&s->log, "sub");
+    diag("sub", "%s: stopping after %llu messages (%u in the final drain)", strsignal(signum),
+         (unsigned long long)s->received, total);
+    stop(s);
+}
+
+static int set_int(void *sock, int option, int value, const char *name)
+{
+    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
+        int err = zmq_errno();
+        diag("sub", "zmq_setsockopt(%s): %s", name, zmq_strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+static int open_socket(struct sub *s)
+{
+    const struct cli_options *o = s->o;
+    s->sock = zmq_socket(s->zctx, ZMQ_SUB);
+    if (s->sock == NULL) {
+        int err = zmq_errno();
+        diag("sub", "zmq_socket(ZMQ_SUB): %s", zmq_strerror(err));
+        return -err;
+    }
+    int64_t maxmsg = SUB_MAX_MESSAGE;
+    int rc = set_int(s->sock, ZMQ_LINGER, 0, "ZMQ_LINGER");
+    if (rc == 0 && zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
+        rc = -zmq_errno();
+        diag("sub", "zmq_setsockopt(ZMQ_MAXMSGSIZE): %s", zmq_strerror(-rc));
+    }
+    /* No topic: subscribe to everything (the empty prefix), as the tutorial's subscriber. */
+    for (size_t i = 0; rc == 0 && i < (o->ntopics ? o->ntopics : 1); i++) {
+        const char *t = o->ntopics ? o->topics[i] : "";
+        if (zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, t, strlen(t)) != 0) {
+            rc = -zmq_errno();
+            diag("sub", "zmq_setsockopt(ZMQ_SUBSCRIBE, %s): %s", t, zmq_strerror(-rc));
+        }
+    }
+    if (rc == 0) {
+        rc = zendpoint_attach(s->sock, "sub", o->binds, o->nbinds, o->connects, o->nconnects);
+    }
+    if (rc == 0) {
+        rc = zwatch_init(&s->watch, &s->loop, s->sock, ZMQ_POLLIN, on_readable, "sub");
+    }
+    if (rc == 0) {
+        s->watching = true;
+        s->watch.data = s;
+    }
+    return rc;
+}
+
+static int start(struct sub *s)
+{
+    const struct cli_options *o = s->o;
+    static const char *const formats[] = {
+        [LOGLINE_TEXT] = "text",
+        [LOGLINE_JSON] = "json",
+        [LOGLINE_PYTHON] = "python",
+    };
+    int rc = logfile_open(&s->log, o->log_path);
+    if (rc < 0) {
+        diag("sub", "cannot open log %s: %s", o->log_path, strerror(-rc));
+        return rc;
+    }
+    logline_init(&s->line, o->log_format);
+    rc = open_socket(s);
+    if (rc < 0) {
+        return rc;
+    }
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sighup, on_signal, SIGHUP);
+    diag("sub", "logging to %s (%s)", s->log.is_stdout ? "standard output" : o->log_path,
+         formats[o->log_format]);
+    return 0;
+}
+
+int sub_run(const struct cli_options *o)
+{
+    struct sub *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        diag("sub", "out of memory");
+        return 1;
+    }
+    s->o = o;
+    s->log.fd = -1;
+    int status = 0;
+    int rc = uv_loop_init(&s->loop);
+    if (rc < 0) {
+        diag("sub", "uv_loop_init: %s", uv_strerror(rc));
+        free(s);
+        return 1;
+    }
+    s->zctx = zmq_ctx_new();
+    if (s->zctx == NULL) {
+        diag("sub", "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        uv_loop_close(&s->loop);
+        free(s);
+        return 1;
+    }
+    for (size_t i = 0; i < SUB_MAX_FRAMES; i++) {
+        zmq_msg_init(&s->frames[i]);
+    }
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    uv_signal_init(&s->loop, &s->sighup);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s;
+
+    if (start(s) < 0) {
+        status = 1;
+        stop(s);
+    }
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&s->loop);
+    if (rc < 0) {
+        diag("sub", "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
+        status = 1;
+    }
+    if (logfile_close(&s->log, "sub") < 0) {
+        status = 1;
+    }
+    for (size_t i = 0; i < SUB_MAX_FRAMES; i++) {
+        zmq_msg_close(&s->frames[i]);
+    }
+    if (s->sock) {
+        zmq_close(s->sock);
+    }
+    zmq_ctx_term(s->zctx);
+    free(s);
+    return status;
+}
