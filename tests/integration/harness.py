@@ -1,0 +1,272 @@
+"""harness: starts the real downcase binary as processes on 127.0.0.1 and talks to it.
+
+Every test gets the binary's path from the DOWNCASE environment variable (set by meson).
+DOWNCASE_WRAPPER, when set, is a command prefix such as "valgrind --error-exitcode=99 ...":
+every process then runs under it, and stop() fails the test if the wrapper reports an error.
+
+Ports are never guessed: the binary is started on port 0 / '*' and announces the addresses it
+got on stderr ("http listening on 127.0.0.1:PORT", "zmq bind tcp://127.0.0.1:PORT"), which
+the harness reads back.
+"""
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+import h11
+
+BINARY = os.environ.get("DOWNCASE", "")
+WRAPPER = shlex.split(os.environ.get("DOWNCASE_WRAPPER", ""))
+# Under valgrind everything is ~20x slower.
+SLOW = 10.0 if WRAPPER else 1.0
+
+
+class Proc:
+    """One running downcase process with its stderr collected line by line."""
+
+    def __init__(self, args, env=None, cwd=None):
+        if not BINARY:
+            raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        self.args = list(args)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.popen = subprocess.Popen(
+            WRAPPER + [BINARY] + self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=cwd,
+        )
+        self.lines = []
+        self.stdout = bytearray()
+        self.cond = threading.Condition()
+        self.threads = [
+            threading.Thread(target=self._read_err, daemon=True),
+            threading.Thread(target=self._read_out, daemon=True),
+        ]
+        for t in self.threads:
+            t.start()
+
+    def _read_err(self):
+        for raw in self.popen.stderr:
+            with self.cond:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self.cond.notify_all()
+
+    def _read_out(self):
+        while True:
+            chunk = self.popen.stdout.read1(65536)
+            if not chunk:
+                break
+            with self.cond:
+                self.stdout += chunk
+                self.cond.notify_all()
+
+    def stderr_text(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def wait_line(self, pattern, timeout=5.0):
+        """Waits for a stderr line matching pattern; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout * SLOW
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or self.popen.poll() is not None and not self._pending():
+                    raise AssertionError(
+                        "no stderr line matching %r; stderr so far:\n%s"
+                        % (pattern, "\n".join(self.lines)))
+                self.cond.wait(min(left, 0.1))
+
+    def _pending(self):
+        return any(t.is_alive() for t in self.threads)
+
+    def signal(self, sig):
+        self.popen.send_signal(sig)
+
+    def wait(self, timeout=5.0):
+        """Waits for exit; returns the exit status (negative: killed by that signal)."""
+        rc = self.popen.wait(timeout * SLOW)
+        for t in self.threads:
+            t.join(5)
+        return rc
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Signals and waits; returns the exit status."""
+        if self.popen.poll() is None:
+            self.signal(sig)
+        return self.wait(timeout)
+
+    def kill(self):
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class Pub(Proc):
+    def __init__(self, *args, env=None, listen="127.0.0.1:0", bind="tcp://127.0.0.1:*"):
+        flags = ["--role=pub"]
+        if listen is not None:
+            flags.append("--listen=" + listen)
+        if bind is not None:
+            flags.append("--bind=" + bind)
+        super().__init__(flags + list(args), env=env)
+        m = self.wait_line(r"http listening on (\S+)")
+        host, _, port = m.group(1).rpartition(":")
+        self.host = host.strip("[]")
+        self.port = int(port)
+        self.endpoint = None
+        for line in self.lines:
+            zm = re.search(r"zmq bind (\S+)", line)
+            if zm:
+                self.endpoint = zm.group(1)
+                break
+
+    def get(self, param, path="/downcase/"):
+        """One GET on a fresh connection; returns (status, headers dict, body bytes)."""
+        target = path + "?param=" + urllib.parse.quote(param, safe="")
+        return http_get(self.host, self.port, target)
+
+
+class Sub(Proc):
+    def __init__(self, *args, log=None, connect=None, env=None, cwd=None):
+        flags = ["--role=sub"]
+        if log is not None:
+            flags.append("--log=" + log)
+        if connect is not None:
+            for ep in [connect] if isinstance(connect, str) else connect:
+                flags.append("--connect=" + ep)
+        super().__init__(flags + list(args), env=env, cwd=cwd)
+        self.wait_line(r"logging to ")
+
+
+def connect(host, port, timeout=10.0):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout * SLOW)
+    s.connect((host, port))
+    return s
+
+
+def read_responses(sock, count, methods=None):
+    """Reads `count` responses from sock with h11 (a strict HTTP/1.1 client parser), so every
+    response is also validated. methods[i] tells h11 which responses answer HEAD. Returns a
+    list of (status, headers dict with lowercase names, body bytes); stops early at EOF."""
+    conn = h11.Connection(h11.CLIENT)
+    out = []
+    for i in range(count):
+        method = (methods[i] if methods else "GET")
+        # h11 insists on pairing each response with a request it has seen.
+        conn.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+        conn.send(h11.EndOfMessage())
+        status, headers, body = None, None, bytearray()
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                data = sock.recv(65536)
+                conn.receive_data(data)
+                if not data and conn.their_state is h11.SEND_RESPONSE:
+                    return out
+                continue
+            if isinstance(ev, h11.Response):
+                status = ev.status_code
+                headers = {k.decode().lower(): v.decode() for k, v in ev.headers}
+            elif isinstance(ev, h11.Data):
+                body += ev.data
+            elif isinstance(ev, h11.EndOfMessage):
+                break
+            elif isinstance(ev, h11.ConnectionClosed):
+                return out
+        out.append((status, headers, bytes(body)))
+        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+            break
+        conn.start_next_cycle()
+    return out
+
+
+def http_raw(host, port, raw, count=1, methods=None, shutdown=False):
+    """Sends raw bytes on a new connection and reads `count` responses."""
+    with connect(host, port) as s:
+        s.sendall(raw)
+        if shutdown:
+            s.shutdown(socket.SHUT_WR)
+        return read_responses(s, count, methods)
+
+
+def http_get(host, port, target, extra=b""):
+    raw = b"GET " + target.encode() + b" HTTP/1.1\r\nHost: test\r\n" + extra + b"\r\n"
+    res = http_raw(host, port, raw)
+    if not res:
+        raise AssertionError("no response to GET " + target)
+    return res[0]
+
+
+def read_until_closed(sock, timeout=5.0):
+    """Reads until the peer closes; returns the bytes."""
+    sock.settimeout(timeout * SLOW)
+    data = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def wait_for(predicate, timeout=5.0, what="condition"):
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def read_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().split(b"\n")[:-1]
+    except FileNotFoundError:
+        return []
+
+
+def warm_up(pub, log_path, marker="warm-up"):
+    """PUB/SUB has no beginning: a subscriber misses what is published before its subscription
+    reaches the publisher (the "slow joiner"). Publish probes until one is logged; returns the
+    number of log lines at that point, so tests can look at what follows."""
+    deadline = time.monotonic() + 10 * SLOW
+    i = 0
+    while time.monotonic() < deadline:
+        i += 1
+        pub.get("%s-%d" % (marker, i))
+        lines = read_lines(log_path)
+        if any(marker.encode() in line for line in lines):
+            return len(lines)
+        time.sleep(0.05)
+    raise AssertionError("subscriber never logged a probe")
+
+
+class TempDir:
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="downcase-test-")
+        self.path = self.tmp.name
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def cleanup(self):
+        self.tmp.cleanup()
