@@ -95,7 +95,7 @@ class Proc:
     def _pending(self):
         return any(t.is_alive() for t in self.threads)
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.popen.send_signal(sig)
 
     def wait(self, timeout=5.0):
@@ -108,7 +108,7 @@ class Proc:
     def stop(self, sig=signal.SIGTERM, timeout=5.0):
         """Signals and waits; returns the exit status."""
         if self.popen.poll() is None:
-            self.signal(sig)
+            self.send_signal(sig)
         return self.wait(timeout)
 
     def kill(self):
