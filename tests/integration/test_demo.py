@@ -1,0 +1,74 @@
+"""The README's quick start, run for real: scripts/demo starts both processes, the printed curl
+line answers, the answer is in ./subscriber.log, and Ctrl-C (SIGINT to the process group)
+stops both cleanly."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import harness
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DemoTest(unittest.TestCase):
+    def test_demo_end_to_end(self):
+        if not harness.BINARY:
+            raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        workdir = tempfile.TemporaryDirectory(prefix="downcase-demo-")
+        self.addCleanup(workdir.cleanup)
+        env = dict(os.environ, DOWNCASE_DEMO_HTTP_PORT=str(free_port()),
+                   DOWNCASE_DEMO_ZMQ_PORT=str(free_port()))
+        if harness.WRAPPER:
+            raise unittest.SkipTest("the demo runs the plain binary")
+        proc = subprocess.Popen([os.path.join(ROOT, "scripts", "demo")], cwd=workdir.name,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(lambda: proc.poll() is None and os.killpg(proc.pid, signal.SIGKILL))
+        output = bytearray()
+
+        def reader():
+            for chunk in iter(lambda: proc.stdout.read1(4096), b""):
+                output.extend(chunk)
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        url = harness.wait_for(
+            lambda: re.search(rb"curl '(http://[^']+)'", output), 10, "the curl line")
+        url = url.group(1).decode()
+        harness.wait_for(lambda: b"http listening" in output, 10, "the publisher")
+        log = os.path.join(workdir.name, "subscriber.log")
+
+        def answered_and_logged():
+            with urllib.request.urlopen(url, timeout=5) as r:
+                body = r.read()
+            self.assertEqual(body, b"lower case of HeLLo is hello")
+            return any(line.endswith(b" " + body) for line in harness.read_lines(log))
+        harness.wait_for(answered_and_logged, 10, "the answer in subscriber.log")
+        # Ctrl-C in a terminal signals the whole foreground process group.
+        os.killpg(proc.pid, signal.SIGINT)
+        self.assertEqual(proc.wait(5), 0)
+        t.join(5)
+        text = output.decode("utf-8", "replace")
+        self.assertIn("downcase[pub]: Interrupt: stopping", text)
+        self.assertRegex(text, r"downcase\[sub\]: Interrupt: stopping after \d+ messages")
+        # Nothing of the demo is left running.
+        with self.assertRaises(ProcessLookupError):
+            os.killpg(proc.pid, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
