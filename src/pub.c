@@ -18,7 +18,7 @@
 #include "publisher.h"
 #include "router.h"
 
-#define PUB_GRACE_MS 1500
+#define PUB_GRACE_MS 1000
 
 struct pub {
     uv_loop_t loop;
