@@ -82,8 +82,15 @@ static int fail(struct buf *err, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : ((size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    /* Values are quoted as given; a control character in one must not break the line. */
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F) {
+            line[i] = '?';
+        }
+    }
     err->len = 0;
-    buf_append(err, line, n < 0 ? 0 : ((size_t)n < sizeof line ? (size_t)n : sizeof line - 1));
+    buf_append(err, line, len);
     return -EINVAL;
 }
 
@@ -149,7 +156,8 @@ static const struct flag *find_short(char c)
 static int apply(struct cli_options *o, const struct flag *f, const char *v, const char *shown,
                  unsigned *seen, struct buf *err)
 {
-    bool once = f->id != F_BIND && f->id != F_CONNECT && f->id != F_TOPIC;
+    bool once = f->id != F_BIND && f->id != F_CONNECT && f->id != F_TOPIC && f->id != F_HELP &&
+                f->id != F_VERSION;
     if (once && (*seen & (1u << f->id))) {
         return fail(err, "%s given more than once", shown);
     }

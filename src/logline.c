@@ -193,14 +193,13 @@ void logline_init(struct logline *l, enum logline_format format)
 {
     memset(l, 0, sizeof *l);
     l->format = format;
-    l->cached_sec = (time_t)-1;
 }
 
 /* Refreshes the cached text of the current second: "YYYY-MM-DDTHH:MM:SS" in UTC for text and
  * json, "YYYY-MM-DD HH:MM" in local time for python. */
 static void refresh_time(struct logline *l, time_t sec)
 {
-    if (sec == l->cached_sec) {
+    if (l->cached_valid && sec == l->cached_sec) {
         return;
     }
     struct tm tm;
@@ -214,6 +213,7 @@ static void refresh_time(struct logline *l, time_t sec)
     }
     l->cached_len = n;
     l->cached_sec = sec;
+    l->cached_valid = true;
 }
 
 static int append_utc_millis(struct logline *l, struct buf *out, const struct timespec *now)

@@ -16,6 +16,7 @@
 #ifndef DOWNCASE_LOGLINE_H
 #define DOWNCASE_LOGLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -32,6 +33,7 @@ enum logline_format {
  * messages nearly always share it and strftime is the costly part of a line. */
 struct logline {
     enum logline_format format;
+    bool cached_valid;
     time_t cached_sec;
     size_t cached_len;
     char cached[40];

@@ -37,6 +37,9 @@ static char decode_next(const char *s, size_t len, size_t *i)
 
 int query_decode(const char *s, size_t len, struct buf *out)
 {
+    if (len == 0) {
+        return 0; /* out->data may be NULL: no pointer arithmetic on it */
+    }
     /* Decoding never grows the text, so one reservation covers every byte. */
     int rc = buf_reserve(out, len);
     if (rc < 0) {
@@ -68,17 +71,22 @@ int query_get(const char *query, size_t len, const char *name, struct buf *out)
 {
     const char *p = query;
     const char *end = query + len;
-    while (p < end) {
+    for (;;) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *pair_end = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pair_end - p));
-        const char *name_end = eq ? eq : pair_end;
-        if (name_matches(p, (size_t)(name_end - p), name)) {
-            const char *v = eq ? eq + 1 : pair_end;
-            int rc = query_decode(v, (size_t)(pair_end - v), out);
-            return rc < 0 ? rc : 1;
+        /* An empty pair ("a=1&&b=2", a trailing '&') is no pair at all, as in parse_qsl. */
+        if (pair_end > p) {
+            const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+            const char *name_end = eq ? eq : pair_end;
+            if (name_matches(p, (size_t)(name_end - p), name)) {
+                const char *v = eq ? eq + 1 : pair_end;
+                int rc = query_decode(v, (size_t)(pair_end - v), out);
+                return rc < 0 ? rc : 1;
+            }
         }
-        p = pair_end + 1;
+        if (amp == NULL) {
+            return 0;
+        }
+        p = amp + 1;
     }
-    return 0;
 }

@@ -1,0 +1,161 @@
+/* Unit tests for wire: the header layout, frame-count dispatch, and the publisher id in hex. */
+#include "wire.h"
+#include "check.h"
+
+#include <errno.h>
+
+static const uint8_t id[WIRE_ID_LEN] = {0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x7F, 0x80};
+
+/* The header is the id, then the sequence number big-endian, whatever the host's order. */
+static void test_header_layout(void)
+{
+    static const struct {
+        uint64_t seq;
+        uint8_t bytes[8];
+    } cases[] = {
+        {0, {0, 0, 0, 0, 0, 0, 0, 0}},
+        {1, {0, 0, 0, 0, 0, 0, 0, 1}},
+        {255, {0, 0, 0, 0, 0, 0, 0, 0xFF}},
+        {256, {0, 0, 0, 0, 0, 0, 1, 0}},
+        {UINT64_C(1) << 32, {0, 0, 0, 1, 0, 0, 0, 0}},
+        {UINT64_C(0x0102030405060708), {1, 2, 3, 4, 5, 6, 7, 8}},
+        {UINT64_C(0x8000000000000000), {0x80, 0, 0, 0, 0, 0, 0, 0}},
+        {UINT64_MAX, {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t h[WIRE_HEADER_LEN + 1];
+        memset(h, 0xAA, sizeof h);
+        wire_header_encode(h, id, cases[i].seq);
+        CHECK(memcmp(h, id, WIRE_ID_LEN) == 0);
+        CHECK(memcmp(h + WIRE_ID_LEN, cases[i].bytes, 8) == 0);
+        CHECK(h[WIRE_HEADER_LEN] == 0xAA); /* nothing written past the 16 bytes */
+
+        /* And back: a framed message carrying this header gives the same id and number. */
+        const void *frames[3] = {"topic", h, "text"};
+        size_t lens[3] = {5, WIRE_HEADER_LEN, 4};
+        struct wire_msg m;
+        CHECK(wire_decode(frames, lens, 3, &m) == 0);
+        CHECK(m.kind == WIRE_FRAMED);
+        CHECK(m.seq == cases[i].seq);
+        CHECK(memcmp(m.publisher, id, WIRE_ID_LEN) == 0);
+    }
+}
+
+/* Round trip over many sequence numbers and ids, each byte of both in play. */
+static void test_round_trip(void)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    int bad = 0;
+    for (int n = 0; n < 10000; n++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t seq = n < 64 ? UINT64_C(1) << n : x;
+        uint8_t pid[WIRE_ID_LEN];
+        for (int k = 0; k < WIRE_ID_LEN; k++) {
+            pid[k] = (uint8_t)((x >> (8 * k)) ^ (uint64_t)n);
+        }
+        uint8_t h[WIRE_HEADER_LEN];
+        wire_header_encode(h, pid, seq);
+        const void *frames[3] = {"", h, ""};
+        size_t lens[3] = {0, WIRE_HEADER_LEN, 0};
+        struct wire_msg m;
+        if (wire_decode(frames, lens, 3, &m) != 0 || m.seq != seq ||
+            memcmp(m.publisher, pid, WIRE_ID_LEN) != 0 || h[8] != (uint8_t)(seq >> 56) ||
+            h[15] != (uint8_t)seq) {
+            bad++;
+        }
+    }
+    CHECK(bad == 0);
+}
+
+static void test_decode(void)
+{
+    static const char topic[] = "downcase";
+    static const char text[] = "hello";
+    uint8_t h[WIRE_HEADER_LEN + 1];
+    wire_header_encode(h, id, 42);
+    h[WIRE_HEADER_LEN] = 0;
+
+    /* One frame: plain, the frame is the text (even an empty one). */
+    struct wire_msg m;
+    const void *one[1] = {text};
+    size_t one_len[1] = {5};
+    CHECK(wire_decode(one, one_len, 1, &m) == 0);
+    CHECK(m.kind == WIRE_PLAIN);
+    CHECK(m.text == text && m.text_len == 5);
+    CHECK(m.topic == NULL && m.topic_len == 0 && m.seq == 0);
+    one_len[0] = 0;
+    CHECK(wire_decode(one, one_len, 1, &m) == 0);
+    CHECK(m.kind == WIRE_PLAIN && m.text == text && m.text_len == 0);
+    /* A plain text of exactly 16 bytes is still plain: only the frame count decides. */
+    const void *sixteen[1] = {h};
+    size_t sixteen_len[1] = {WIRE_HEADER_LEN};
+    CHECK(wire_decode(sixteen, sixteen_len, 1, &m) == 0);
+    CHECK(m.kind == WIRE_PLAIN && m.text_len == WIRE_HEADER_LEN);
+
+    /* Three frames with a 16-byte header: framed; pointers are the caller's frames. */
+    const void *three[3] = {topic, h, text};
+    size_t three_len[3] = {8, WIRE_HEADER_LEN, 5};
+    CHECK(wire_decode(three, three_len, 3, &m) == 0);
+    CHECK(m.kind == WIRE_FRAMED);
+    CHECK(m.topic == topic && m.topic_len == 8);
+    CHECK(m.text == text && m.text_len == 5);
+    CHECK(m.seq == 42);
+    CHECK(memcmp(m.publisher, id, WIRE_ID_LEN) == 0);
+    three_len[0] = 0;
+    three_len[2] = 0;
+    CHECK(wire_decode(three, three_len, 3, &m) == 0);
+    CHECK(m.kind == WIRE_FRAMED && m.topic_len == 0 && m.text_len == 0 && m.seq == 42);
+
+    /* Anything else is neither layout. */
+    static const struct {
+        size_t n;
+        size_t header_len;
+    } bad[] = {
+        {0, WIRE_HEADER_LEN},
+        {2, WIRE_HEADER_LEN},
+        {4, WIRE_HEADER_LEN},
+        {5, WIRE_HEADER_LEN},
+        {3, 0},
+        {3, 8},
+        {3, WIRE_HEADER_LEN - 1},
+        {3, WIRE_HEADER_LEN + 1},
+    };
+    const void *frames[5] = {topic, h, text, text, text};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t lens[5] = {8, bad[i].header_len, 5, 5, 5};
+        CHECK(wire_decode(frames, lens, bad[i].n, &m) == -EPROTO);
+    }
+}
+
+static void test_id_hex(void)
+{
+    static const struct {
+        uint8_t id[WIRE_ID_LEN];
+        const char *hex;
+    } cases[] = {
+        {{0, 0, 0, 0, 0, 0, 0, 0}, "0000000000000000"},
+        {{0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF}, "0123456789abcdef"},
+        {{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, "ffffffffffffffff"},
+        {{0xDE, 0xAD, 0xBE, 0xEF, 0x00, 0x01, 0x7F, 0x80}, "deadbeef00017f80"},
+        {{0x0A, 0xB0, 0x09, 0x90, 0x10, 0x01, 0xF0, 0x0F}, "0ab009901001f00f"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[2 * WIRE_ID_LEN + 2];
+        memset(out, 'Z', sizeof out);
+        wire_id_hex(cases[i].id, out);
+        CHECK(out[2 * WIRE_ID_LEN] == '\0');
+        CHECK(strcmp(out, cases[i].hex) == 0);
+        CHECK(out[2 * WIRE_ID_LEN + 1] == 'Z');
+    }
+}
+
+int main(void)
+{
+    test_header_layout();
+    test_round_trip();
+    test_decode();
+    test_id_hex();
+    return CHECK_DONE();
+}
