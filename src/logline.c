@@ -141,7 +141,7 @@ static int json_string_body(struct buf *out, const char *s, size_t len, bool *lo
                 *lossy = true;
                 rc = buf_append(out, "\xEF\xBF\xBD", 3);
                 i++;
-            } else if (cp == 0x2028 || cp == 0x2029) {
+            } else if (unicode_break_or_control(cp)) {
                 rc = append_hex_escape(out, "\\u", cp, 4);
                 i += n;
             } else {

@@ -9,10 +9,10 @@
  * text and python escape: '\' as "\\", newline "\n", carriage return "\r", tab "\t", other
  * ASCII control bytes and every byte that is not part of valid UTF-8 as "\xHH", and the C1
  * controls and Unicode line/paragraph separators (U+0080-U+009F, U+2028, U+2029) as "\uHHHH".
- * json escapes as RFC 8259 requires (plus U+2028/U+2029); when the message is not valid UTF-8,
- * "message" carries it with each bad byte replaced by U+FFFD and "message_base64" carries the
- * exact bytes, so the line is valid JSON and nothing is lost. Framed messages add "topic",
- * "publisher" (16 hex digits) and "seq". */
+ * json escapes as RFC 8259 requires, and U+0080-U+009F, U+2028, U+2029 as text does; when the
+ * message is not valid UTF-8, "message" carries it with each bad byte replaced by U+FFFD and
+ * "message_base64" carries the exact bytes, so the line is valid JSON and nothing is lost.
+ * Framed messages add "topic", "publisher" (16 hex digits) and "seq". */
 #ifndef DOWNCASE_LOGLINE_H
 #define DOWNCASE_LOGLINE_H
 

@@ -148,14 +148,20 @@ static void on_signal_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void on_unwatched(struct zwatch *w)
+static void close_signals(struct sub *s)
 {
-    struct sub *s = w->data;
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&s->sighup, on_signal_closed);
 }
 
+static void on_unwatched(struct zwatch *w)
+{
+    close_signals(w->data);
+}
+
+/* Closes every handle; the loop then ends. Also the unwinding of a failed start, when the
+ * socket may never have been watched. */
 static void stop(struct sub *s)
 {
     s->stopping = true;
@@ -163,7 +169,7 @@ static void stop(struct sub *s)
         s->watching = false;
         zwatch_close(&s->watch, on_unwatched);
     } else {
-        on_unwatched(&s->watch);
+        close_signals(s);
     }
 }
 

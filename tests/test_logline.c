@@ -79,7 +79,7 @@ static const struct {
     {V("\x1b\x1f"), "\\u001b\\u001f"},
     {V("\x7f"), "\x7f"},                           /* DEL needs no escape in JSON */
     {V("\xC3\xA9"), "\xC3\xA9"},
-    {V("\xC2\x85"), "\xC2\x85"},                   /* C1 controls are legal JSON as they are */
+    {V("\xC2\x85"), "\\u0085"},                   /* C1 controls: escaped, as in text */
     {V("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80"},
     {V("\xE2\x80\xA8"), "\\u2028"},                /* JavaScript line terminators */
     {V("\xE2\x80\xA9"), "\\u2029"},

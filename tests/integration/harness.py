@@ -103,6 +103,8 @@ class Proc:
         rc = self.popen.wait(timeout * SLOW)
         for t in self.threads:
             t.join(5)
+        self.popen.stdout.close()
+        self.popen.stderr.close()
         return rc
 
     def stop(self, sig=signal.SIGTERM, timeout=5.0):
@@ -114,7 +116,7 @@ class Proc:
     def kill(self):
         if self.popen.poll() is None:
             self.popen.kill()
-            self.popen.wait()
+        self.wait()
 
 
 class Pub(Proc):
@@ -157,8 +159,12 @@ class Sub(Proc):
 def connect(host, port, timeout=10.0):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(timeout * SLOW)
-    s.connect((host, port))
+    try:
+        s.settimeout(timeout * SLOW)
+        s.connect((host, port))
+    except BaseException:
+        s.close()
+        raise
     return s
 
 
@@ -246,18 +252,24 @@ def read_lines(path):
 
 def warm_up(pub, log_path, marker="warm-up"):
     """PUB/SUB has no beginning: a subscriber misses what is published before its subscription
-    reaches the publisher (the "slow joiner"). Publish probes until one is logged; returns the
-    number of log lines at that point, so tests can look at what follows."""
+    reaches the publisher (the "slow joiner"). Publish probes until one is logged, then one last
+    marker and wait for it (an earlier probe may still have been in flight); returns the number
+    of log lines then, so tests can look at what follows."""
     deadline = time.monotonic() + 10 * SLOW
     i = 0
-    while time.monotonic() < deadline:
+    while True:
         i += 1
         pub.get("%s-%d" % (marker, i))
-        lines = read_lines(log_path)
-        if any(marker.encode() in line for line in lines):
-            return len(lines)
+        if any(marker.encode() in line for line in read_lines(log_path)):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("subscriber never logged a probe")
         time.sleep(0.05)
-    raise AssertionError("subscriber never logged a probe")
+    last = ("%s-done" % marker).encode()
+    pub.get(last.decode())
+    lines = wait_for(lambda: (lambda ls: ls if ls and last in ls[-1] else None)(
+        read_lines(log_path)), 10, "the warm-up marker")
+    return len(lines)
 
 
 class TempDir:
