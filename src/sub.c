@@ -27,6 +27,8 @@
 /* What a publisher can make the subscriber hold for one message; a bigger message makes
  * libzmq drop the connection (ZMQ_MAXMSGSIZE). */
 #define SUB_MAX_MESSAGE (1024 * 1024)
+/* How long a stopping sub keeps receiving what is already queued. */
+#define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
 /* The frames of the message being received; a layout has at most three. */
 #define SUB_MAX_FRAMES 3
 
@@ -185,13 +187,14 @@ static void on_signal(uv_signal_t *h, int signum)
     if (s->stopping) {
         return;
     }
-    /* Whatever the socket already holds is written before stopping; bounded so a publisher
-     * flooding us cannot keep the process alive. */
+    /* Whatever the socket already holds is written before stopping; bounded in time so a
+     * publisher flooding us cannot keep the process alive past its stop budget. */
     unsigned total = 0;
-    for (int round = 0; round < 1000; round++) {
+    uint64_t deadline = uv_hrtime() + SUB_FINAL_DRAIN_NS;
+    for (;;) {
         unsigned got = drain(s, SUB_BUDGET);
         total += got;
-        if (got < SUB_BUDGET) {
+        if (got < SUB_BUDGET || uv_hrtime() > deadline) {
             break;
         }
     }
