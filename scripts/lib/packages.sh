@@ -2,10 +2,10 @@
 # needs, or says exactly how to. Source it; call need_packages PKG...
 
 # What building downcase needs (Debian 12 / Ubuntu names).
-BUILD_PACKAGES="gcc pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev"
+BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev"
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
-# and strict HTTP client), valgrind, curl.
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl"
+# and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata"
 
 need_packages() {
     local missing=()
