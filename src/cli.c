@@ -189,8 +189,10 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         const char **list = f->id == F_BIND ? o->binds : o->connects;
         size_t *n = f->id == F_BIND ? &o->nbinds : &o->nconnects;
         if (strstr(v, "://") == NULL || strstr(v, "://")[3] == '\0') {
-            return fail(err, "invalid endpoint '%s' for %s (expected TRANSPORT://ADDRESS, "
-                             "e.g. tcp://127.0.0.1:4444)", v, shown);
+            return fail(err,
+                        "invalid endpoint '%s' for %s (expected TRANSPORT://ADDRESS, "
+                        "e.g. tcp://127.0.0.1:4444)",
+                        v, shown);
         }
         if (*n == CLI_MAX_ENDPOINTS) {
             return fail(err, "too many %s endpoints (at most %d)", shown, CLI_MAX_ENDPOINTS);

@@ -22,19 +22,19 @@ struct http_conn {
     struct buf out;      /* answers not yet handed to the socket */
     struct buf inflight; /* answers owned by the uv_write in progress, from inflight_off */
     size_t inflight_off;
-    struct buf tail;     /* input left unparsed by a backpressure pause */
-    size_t head_bytes;   /* target + header names and values of the current request */
-    char field[4];       /* the start of the current header name: enough to spot "Host" */
+    struct buf tail;   /* input left unparsed by a backpressure pause */
+    size_t head_bytes; /* target + header names and values of the current request */
+    char field[4];     /* the start of the current header name: enough to spot "Host" */
     size_t field_len;
     unsigned hosts;
-    int reject_status;   /* set by a callback that refuses the request */
+    int reject_status; /* set by a callback that refuses the request */
     const char *reject_reason;
     int open_handles;
-    bool in_message;     /* a request has started and is not complete */
+    bool in_message; /* a request has started and is not complete */
     bool writing;
-    bool paused;         /* parser paused by backpressure; the rest of the input is in tail */
-    bool finishing;      /* no more requests on this connection: write, then close */
-    bool eof;            /* the client has closed its side */
+    bool paused;    /* parser paused by backpressure; the rest of the input is in tail */
+    bool finishing; /* no more requests on this connection: write, then close */
+    bool eof;       /* the client has closed its side */
     bool lingering;
     bool closing;
 };
@@ -168,7 +168,7 @@ static void answer(struct http_conn *c, bool keep_alive)
     struct http_response res = {0};
     s->handler(s->handler_ctx, &req, &res);
     s->counters.requests++;
-    enum http_connection_header ch = !keep_alive          ? HTTP_CONN_CLOSE
+    enum http_connection_header ch = !keep_alive           ? HTTP_CONN_CLOSE
                                      : req.http_minor == 0 ? HTTP_CONN_KEEP_ALIVE
                                                            : HTTP_CONN_NONE;
     append_response(c, &res, ch, req.method == HTTP_HEAD);

@@ -63,18 +63,18 @@ int http_response_format(struct buf *out, const struct http_response *res, const
         [HTTP_CONN_CLOSE] = "Connection: close\r\n",
     };
     size_t start = out->len;
-    int rc = buf_appendf(out,
-                         "HTTP/1.1 %d %s\r\n"
-                         "Server: downcase/" DOWNCASE_VERSION "\r\n"
-                         "Date: %s\r\n"
-                         "Content-Type: %s\r\n"
-                         "Content-Length: %zu\r\n"
-                         "X-Content-Type-Options: nosniff\r\n"
-                         "%s%s\r\n",
-                         res->status, http_status_text(res->status), date,
-                         res->content_type ? res->content_type : "text/plain; charset=utf-8",
-                         res->body_len, conn_lines[conn],
-                         res->extra_headers ? res->extra_headers : "");
+    int rc =
+        buf_appendf(out,
+                    "HTTP/1.1 %d %s\r\n"
+                    "Server: downcase/" DOWNCASE_VERSION "\r\n"
+                    "Date: %s\r\n"
+                    "Content-Type: %s\r\n"
+                    "Content-Length: %zu\r\n"
+                    "X-Content-Type-Options: nosniff\r\n"
+                    "%s%s\r\n",
+                    res->status, http_status_text(res->status), date,
+                    res->content_type ? res->content_type : "text/plain; charset=utf-8",
+                    res->body_len, conn_lines[conn], res->extra_headers ? res->extra_headers : "");
     if (rc == 0 && !head) {
         rc = buf_append(out, res->body, res->body_len);
     }

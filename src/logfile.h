@@ -20,8 +20,8 @@
 struct logfile {
     int fd;
     bool is_stdout;
-    bool failing;      /* the last write failed; reported once until one succeeds */
-    const char *path;  /* borrowed from the options; "-" is standard output */
+    bool failing;     /* the last write failed; reported once until one succeeds */
+    const char *path; /* borrowed from the options; "-" is standard output */
     struct buf pending;
     unsigned long long dropped_bytes;
 };

@@ -53,8 +53,7 @@ static void on_http_stopped(struct http_server *s)
     struct pub *pub = s->data;
     if (pub->started) {
         diag("pub", "stopped: %llu requests answered, %llu messages published, %llu not queued",
-             (unsigned long long)s->counters.requests,
-             (unsigned long long)pub->publisher.published,
+             (unsigned long long)s->counters.requests, (unsigned long long)pub->publisher.published,
              (unsigned long long)pub->publisher.dropped);
     }
     if (pub->publisher.sock) {

@@ -32,7 +32,7 @@ struct publisher {
     uint64_t dropped;   /* messages ZeroMQ could not queue */
     bool watching;
     void (*closed_cb)(struct publisher *p);
-    void *data;         /* the owner's */
+    void *data; /* the owner's */
 };
 
 /* Creates the socket in zctx, sets its options and attaches it to the endpoints of o.

@@ -69,8 +69,9 @@ static void downcase(struct router *r, const struct http_request *req, const cha
         return;
     }
     if (found == 0) {
-        text(res, 400, "400 Bad Request: missing query parameter 'param' "
-                       "(try /downcase/?param=HeLLo)\n");
+        text(res, 400,
+             "400 Bad Request: missing query parameter 'param' "
+             "(try /downcase/?param=HeLLo)\n");
         return;
     }
     struct buf *b = &r->body;

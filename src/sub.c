@@ -125,7 +125,8 @@ static unsigned drain(struct sub *s, unsigned budget)
             s->malformed++;
             diag_limited(&s->malformed_limit, uv_now(&s->loop), 10000, "sub",
                          "ignored a message of %d frames: neither plain (1 frame) nor framed "
-                         "(3 frames, 16-byte header)", n);
+                         "(3 frames, 16-byte header)",
+                         n);
             continue;
         }
         check_layout(s, &m);

@@ -37,11 +37,11 @@ struct zwatch {
     uv_check_t check;
     uv_idle_t idle;
     void *sock;
-    int want;          /* ZMQ_POLLIN or 0 */
-    zwatch_cb cb;      /* called from the check phase when a wanted event is pending */
+    int want;     /* ZMQ_POLLIN or 0 */
+    zwatch_cb cb; /* called from the check phase when a wanted event is pending */
     zwatch_cb close_cb;
-    void *data;        /* the owner's */
-    const char *who;   /* role, for diagnostics */
+    void *data;      /* the owner's */
+    const char *who; /* role, for diagnostics */
     int open_handles;
 };
 

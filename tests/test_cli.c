@@ -63,7 +63,7 @@ static const struct {
     {{"--bogus", NULL}, {"unknown flag '--bogus'", NULL}},
     {{"--bogus=1", NULL}, {"unknown flag '--bogus=1'", NULL}},
     {{"--Role=pub", NULL}, {"unknown flag '--Role=pub'", NULL}},
-    {{"--rol=pub", NULL}, {"unknown flag '--rol=pub'", NULL}},   /* no prefix matching */
+    {{"--rol=pub", NULL}, {"unknown flag '--rol=pub'", NULL}}, /* no prefix matching */
     {{"--role=pub", "-x", NULL}, {"unknown flag '-x'", NULL}},
     {{"--role=pub", "--listen", NULL}, {"--listen needs a value", NULL}},
     {{"--role", NULL}, {"--role needs a value", NULL}},
@@ -350,7 +350,7 @@ static const struct {
     {"host: 80", NULL, 0},
     {"host:80x", NULL, 0},
     {"host:0x50", NULL, 0},
-    {"::1:80", NULL, 0},          /* IPv6 needs brackets */
+    {"::1:80", NULL, 0}, /* IPv6 needs brackets */
     {"::1", NULL, 0},
     {"[::1]80", NULL, 0},
     {"[::1]", NULL, 0},

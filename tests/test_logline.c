@@ -21,7 +21,7 @@ static const struct {
     {V("lower case of HeLLo is hello"), "lower case of HeLLo is hello"},
     {V(" !~/\"'"), " !~/\"'"},
     {V("a\\b"), "a\\\\b"},
-    {V("\\n"), "\\\\n"},                          /* a literal backslash-n stays apart */
+    {V("\\n"), "\\\\n"}, /* a literal backslash-n stays apart */
     {V("a\nb"), "a\\nb"},
     {V("\r\n"), "\\r\\n"},
     {V("\t"), "\\t"},
@@ -29,37 +29,37 @@ static const struct {
     {V("x\0y"), "x\\x00y"},
     {V("\x01"), "\\x01"},
     {V("\x08\x0b\x0c"), "\\x08\\x0b\\x0c"},
-    {V("\x1b[31m"), "\\x1b[31m"},                 /* no terminal escapes reach the log */
+    {V("\x1b[31m"), "\\x1b[31m"}, /* no terminal escapes reach the log */
     {V("\x1f"), "\\x1f"},
     {V("\x7f"), "\\x7f"},
     {V("\xC3\xA9t\xC3\xA9"), "\xC3\xA9t\xC3\xA9"}, /* été */
-    {V("\xE2\x82\xAC"), "\xE2\x82\xAC"},          /* € */
-    {V("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80"},  /* U+1F600 */
-    {V("\xF4\x8F\xBF\xBF"), "\xF4\x8F\xBF\xBF"},  /* U+10FFFF */
-    {V("\xC2\xA0"), "\xC2\xA0"},                  /* U+00A0, just past the C1 controls */
+    {V("\xE2\x82\xAC"), "\xE2\x82\xAC"},           /* € */
+    {V("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80"},   /* U+1F600 */
+    {V("\xF4\x8F\xBF\xBF"), "\xF4\x8F\xBF\xBF"},   /* U+10FFFF */
+    {V("\xC2\xA0"), "\xC2\xA0"},                   /* U+00A0, just past the C1 controls */
     {V("\xC2\x80"), "\\u0080"},
-    {V("\xC2\x85"), "\\u0085"},                   /* NEL */
+    {V("\xC2\x85"), "\\u0085"}, /* NEL */
     {V("\xC2\x9F"), "\\u009f"},
-    {V("\xE2\x80\xA7"), "\xE2\x80\xA7"},          /* U+2027 */
+    {V("\xE2\x80\xA7"), "\xE2\x80\xA7"}, /* U+2027 */
     {V("\xE2\x80\xA8"), "\\u2028"},
     {V("\xE2\x80\xA9"), "\\u2029"},
-    {V("\xE2\x80\xAA"), "\xE2\x80\xAA"},          /* U+202A */
-    {V("\x80"), "\\x80"},                         /* lone continuation byte */
+    {V("\xE2\x80\xAA"), "\xE2\x80\xAA"}, /* U+202A */
+    {V("\x80"), "\\x80"},                /* lone continuation byte */
     {V("a\xBFz"), "a\\xbfz"},
     {V("\xFF"), "\\xff"},
-    {V("\xFE\xAB"), "\\xfe\\xab"},                /* hex digits are lowercase */
-    {V("\xC0\xAF"), "\\xc0\\xaf"},                /* overlong '/' */
-    {V("\xE0\x80\xAF"), "\\xe0\\x80\\xaf"},       /* overlong 3-byte */
+    {V("\xFE\xAB"), "\\xfe\\xab"},          /* hex digits are lowercase */
+    {V("\xC0\xAF"), "\\xc0\\xaf"},          /* overlong '/' */
+    {V("\xE0\x80\xAF"), "\\xe0\\x80\\xaf"}, /* overlong 3-byte */
     {V("\xF0\x80\x80\xAF"), "\\xf0\\x80\\x80\\xaf"},
-    {V("\xED\xA0\x80"), "\\xed\\xa0\\x80"},       /* surrogate U+D800 */
+    {V("\xED\xA0\x80"), "\\xed\\xa0\\x80"},          /* surrogate U+D800 */
     {V("\xF4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"}, /* U+110000 */
-    {V("\xC3"), "\\xc3"},                         /* truncated */
+    {V("\xC3"), "\\xc3"},                            /* truncated */
     {V("\xE2\x82"), "\\xe2\\x82"},
     {V("\xF0\x9F\x98"), "\\xf0\\x9f\\x98"},
     {V("\xE2\x82x"), "\\xe2\\x82x"},
     {V("a\xC3("), "a\\xc3("},
-    {V("\xC3\xA9\xC3"), "\xC3\xA9\\xc3"},         /* valid, then a truncated sequence */
-    {V("\xC3\xC3\xA9"), "\\xc3\xC3\xA9"},         /* a bad lead byte does not eat the next */
+    {V("\xC3\xA9\xC3"), "\xC3\xA9\\xc3"}, /* valid, then a truncated sequence */
+    {V("\xC3\xC3\xA9"), "\\xc3\xC3\xA9"}, /* a bad lead byte does not eat the next */
 };
 
 static const struct {
@@ -77,16 +77,16 @@ static const struct {
     {V("\x01"), "\\u0001"},
     {V("\x08\x0c"), "\\u0008\\u000c"},
     {V("\x1b\x1f"), "\\u001b\\u001f"},
-    {V("\x7f"), "\x7f"},                           /* DEL needs no escape in JSON */
+    {V("\x7f"), "\x7f"}, /* DEL needs no escape in JSON */
     {V("\xC3\xA9"), "\xC3\xA9"},
-    {V("\xC2\x85"), "\\u0085"},                   /* C1 controls: escaped, as in text */
+    {V("\xC2\x85"), "\\u0085"}, /* C1 controls: escaped, as in text */
     {V("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80"},
-    {V("\xE2\x80\xA8"), "\\u2028"},                /* JavaScript line terminators */
+    {V("\xE2\x80\xA8"), "\\u2028"}, /* JavaScript line terminators */
     {V("\xE2\x80\xA9"), "\\u2029"},
     {V("\xE2\x80\xA7"), "\xE2\x80\xA7"},
     {V("\xFF"), FFFD},
     {V("a\x80z"), "a" FFFD "z"},
-    {V("\xE2\x82"), FFFD FFFD},                    /* each bad byte, as the header says */
+    {V("\xE2\x82"), FFFD FFFD}, /* each bad byte, as the header says */
     {V("\xED\xA0\x80"), FFFD FFFD FFFD},
     {V("\xC0\xAF"), FFFD FFFD},
     {V("\xC3\""), FFFD "\\\""},
@@ -334,8 +334,8 @@ static uint64_t rnd(void)
 static size_t random_piece(char *p)
 {
     static const char *const broken[] = {
-        "\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80", "\xE2\x82", "\xF0\x9F\x98", "\xC3",
-        "\xE0\x80\xAF", "\xF5\x80\x80\x80",
+        "\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80", "\xE2\x82",
+        "\xF0\x9F\x98", "\xC3",     "\xE0\x80\xAF",     "\xF5\x80\x80\x80",
     };
     static const uint32_t special[] = {0x80, 0x85, 0x9F, 0xA0, 0x2028, 0x2029, 0xFFFD, 0xFEFF};
     switch (rnd() % 7) {
@@ -482,8 +482,8 @@ static void test_python_format(void)
      * St. John's standard time (-03:30). */
     static const struct {
         const char *tz;
-        const char *t0;      /* at T0 */
-        const char *t0_60;   /* at T0 + 60 */
+        const char *t0;    /* at T0 */
+        const char *t0_60; /* at T0 + 60 */
     } zones[] = {
         {"UTC", "2025-11-24 16:20", "2025-11-24 16:21"},
         {"IST-5:30", "2025-11-24 21:50", "2025-11-24 21:51"},

@@ -92,17 +92,16 @@ static bool load_reference(const char *path, struct reference *ref)
         } else if (line[0] == 'P') {
             struct probe_range r;
             char bits[4];
-            ok = sscanf(line, "P %x %x %3[01]", &r.first, &r.last, bits) == 3 &&
-                 strlen(bits) == 3;
+            ok = sscanf(line, "P %x %x %3[01]", &r.first, &r.last, bits) == 3 && strlen(bits) == 3;
             if (ok) {
                 r.bits = (unsigned)strtoul(bits, NULL, 2);
                 if (next == 0xD800) {
                     next = 0xE000;
                 }
-                ok = r.first == next && r.first <= r.last && is_scalar(r.first) &&
-                     is_scalar(r.last) && (r.first > 0xDFFF || r.last < 0xD800) &&
-                     (r.bits == CLASS_IGNORABLE || r.bits == CLASS_CASED ||
-                      r.bits == CLASS_NEITHER);
+                ok =
+                    r.first == next && r.first <= r.last && is_scalar(r.first) &&
+                    is_scalar(r.last) && (r.first > 0xDFFF || r.last < 0xD800) &&
+                    (r.bits == CLASS_IGNORABLE || r.bits == CLASS_CASED || r.bits == CLASS_NEITHER);
                 next = r.last + 1;
             }
             ref->probes = grow(ref->probes, &probe_cap, ref->nprobes, sizeof *ref->probes);
@@ -185,8 +184,8 @@ static bool lower_matches(const char *in, size_t inlen, const char *want, size_t
          memcmp(out.data + 4, want, wantlen) == 0;
     if (!ok && failures_shown++ < 20) {
         fprintf(stderr, "%s U+%04X: rc %d, got [%.*s], want [%.*s]\n", what, (unsigned)cp, rc,
-                out.len > 4 ? (int)(out.len - 4) : 0, out.len > 4 ? out.data + 4 : "",
-                (int)wantlen, want);
+                out.len > 4 ? (int)(out.len - 4) : 0, out.len > 4 ? out.data + 4 : "", (int)wantlen,
+                want);
     }
     buf_finish(&out);
     return ok;
@@ -274,9 +273,9 @@ static uint32_t rng(void)
 /* Code points worth mixing into random strings: sigma, its neighbours in every class, the
  * mappings that change the UTF-8 length, and ones the Unicode 14/15 difference touches. */
 static const uint32_t interesting[] = {
-    0x03A3, 0x03A3, 0x03A3, 0x03C3, 0x0391, 0x0301, 0x0345, 0x02B0, 0x00AD, 0x200D,
-    '\'',   '.',    ':',    '^',    '`',    ' ',    'A',    'z',    '1',    0x2019,
-    0x0387, 0x00AA, 0x2160, 0x24D0, 0x1F130, 0x0130, 0x023A, 0x023E, 0x2126, 0x212A,
+    0x03A3, 0x03A3, 0x03A3, 0x03C3,  0x0391,  0x0301,  0x0345, 0x02B0,  0x00AD, 0x200D,
+    '\'',   '.',    ':',    '^',     '`',     ' ',     'A',    'z',     '1',    0x2019,
+    0x0387, 0x00AA, 0x2160, 0x24D0,  0x1F130, 0x0130,  0x023A, 0x023E,  0x2126, 0x212A,
     0x1E9E, 0x01C5, 0x1F88, 0x10400, 0x1E030, 0x1DF25, 0x0ECE, 0x13439, 0x00DF, 0x4E00,
 };
 
@@ -301,8 +300,7 @@ static uint32_t random_cp(void)
 }
 
 /* Python's handle_capital_sigma, over the reference's classes rather than lower.c's tables. */
-static bool model_final_sigma(const struct reference *ref, const uint32_t *cps, size_t n,
-                              size_t at)
+static bool model_final_sigma(const struct reference *ref, const uint32_t *cps, size_t n, size_t at)
 {
     size_t j = at;
     while (j > 0 && ref->class_of[cps[j - 1]] == CLASS_IGNORABLE) {
@@ -338,14 +336,14 @@ static size_t random_strings(const struct reference *ref)
         }
         for (size_t k = 0; k < n; k++) {
             if (cps[k] == 0x03A3) {
-                buf_append_str(&want, model_final_sigma(ref, cps, n, k) ? FINAL_SIGMA
-                                                                         : SMALL_SIGMA);
+                buf_append_str(&want,
+                               model_final_sigma(ref, cps, n, k) ? FINAL_SIGMA : SMALL_SIGMA);
             } else {
                 append_lower(&want, ref, cps[k]);
             }
         }
-        bad += !lower_matches(in.data, in.len, want.data, want.len, "random, first",
-                              n ? cps[0] : 0);
+        bad +=
+            !lower_matches(in.data, in.len, want.data, want.len, "random, first", n ? cps[0] : 0);
     }
     if (bad) {
         fprintf(stderr, "random: %zu of %d strings wrong\n", bad, (int)STRINGS);
@@ -368,38 +366,38 @@ static const struct {
     {"Hello, WORLD! ÀÉÎ ΣΑΣ Ωmega", "hello, world! àéî σας ωmega"},
     {"ABCDEFGHIJKLMNOPQRSTUVWXYZ @[`{ 0123456789 abcdefghijklmnopqrstuvwxyz",
      "abcdefghijklmnopqrstuvwxyz @[`{ 0123456789 abcdefghijklmnopqrstuvwxyz"},
-    {"Σ", "σ"},                     /* alone: nothing cased before it */
-    {"ΣΑ", "σα"},                   /* at the start */
-    {"ΑΣ", "ας"},                   /* at the end */
-    {"ΑΣ1", "ας1"},                 /* followed by a digit, neither cased nor ignorable */
+    {"Σ", "σ"},     /* alone: nothing cased before it */
+    {"ΣΑ", "σα"},   /* at the start */
+    {"ΑΣ", "ας"},   /* at the end */
+    {"ΑΣ1", "ας1"}, /* followed by a digit, neither cased nor ignorable */
     {"1Σ", "1σ"},
     {"ΣΣ", "σς"},
     {"ΣΣΣ", "σσς"},
-    {"A'Σ'", "a'ς'"},               /* ignorables both sides */
+    {"A'Σ'", "a'ς'"}, /* ignorables both sides */
     {"A'Σ'B", "a'σ'b"},
     {"Σ.", "σ."},
     {"A.Σ", "a.ς"},
     {"AΣ.", "aς."},
     {"AΣ.B", "aσ.b"},
     {"AΣ B", "aς b"},
-    {"A\u0301Σ", "a\u0301ς"},       /* combining mark (Mn) before */
-    {"ΑΣ\u0301Β", "ασ\u0301β"},     /* ... and after, then a cased letter */
-    {"A\u2019Σ", "a\u2019ς"},       /* Word_Break MidNumLet */
-    {"A\u0387Σ", "a\u0387ς"},       /* Word_Break MidLetter */
-    {"A\u00ADΣ", "a\u00ADς"},       /* soft hyphen, Cf */
+    {"A\u0301Σ", "a\u0301ς"},   /* combining mark (Mn) before */
+    {"ΑΣ\u0301Β", "ασ\u0301β"}, /* ... and after, then a cased letter */
+    {"A\u2019Σ", "a\u2019ς"},   /* Word_Break MidNumLet */
+    {"A\u0387Σ", "a\u0387ς"},   /* Word_Break MidLetter */
+    {"A\u00ADΣ", "a\u00ADς"},   /* soft hyphen, Cf */
     {"A\u200DΣ\u200D", "a\u200Dς\u200D"},
-    {"\u0345Σ", "\u0345σ"},         /* cased and case-ignorable: ignorable wins */
+    {"\u0345Σ", "\u0345σ"}, /* cased and case-ignorable: ignorable wins */
     {"A\u0345Σ", "a\u0345ς"},
     {"\u02B0Σ", "\u02B0σ"},
     {"AΣ\u02B0", "aς\u02B0"},
-    {"\u00AAΣ", "\u00AAς"},         /* Other_Lowercase, Lo */
+    {"\u00AAΣ", "\u00AAς"}, /* Other_Lowercase, Lo */
     {"AΣ\u00AA", "aσ\u00AA"},
-    {"\u2160Σ", "\u2170ς"},         /* Other_Uppercase, Nl, with a mapping */
-    {"ǅΣ", "ǆς"},                   /* titlecase (Lt) is cased */
+    {"\u2160Σ", "\u2170ς"}, /* Other_Uppercase, Nl, with a mapping */
+    {"ǅΣ", "ǆς"},           /* titlecase (Lt) is cased */
     {"İSTANBUL", "i\u0307stanbul"},
     {"\u023A\u023E", "\u2C65\u2C66"}, /* lowercase longer in UTF-8 */
-    {"K Å ẞ Ω", "k å ß ω"},         /* Kelvin, Angstrom, capital sharp s, Ohm: shorter */
-    {"ᾈ ß ŉ", "ᾀ ß ŉ"},             /* full mappings that only upper/titlecase expand */
+    {"K Å ẞ Ω", "k å ß ω"},           /* Kelvin, Angstrom, capital sharp s, Ohm: shorter */
+    {"ᾈ ß ŉ", "ᾀ ß ŉ"},               /* full mappings that only upper/titlecase expand */
     /* Assigned only in Unicode 15 (utf8proc), unassigned for Python 3.11: neither. */
     {"A\U0001E030Σ", "a\U0001E030σ"},
     {"A\u0ECEΣ", "a\u0ECEσ"},
@@ -411,11 +409,11 @@ static const char *const invalid[] = {
     "\xFF",
     "\x80",
     "A\xC3",
-    "\xC0\xAF",                                       /* overlong */
-    "ΣΑ\xED\xA0\x80",                                 /* surrogate */
-    "\xF4\x90\x80\x80",                               /* past U+10FFFF */
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ\xE2\x82",   /* truncated after the ASCII fast path */
-    "ABCDEFGHIJKLMNOP\xCE\xA3\x80",                   /* stray continuation after a sigma */
+    "\xC0\xAF",                                     /* overlong */
+    "ΣΑ\xED\xA0\x80",                               /* surrogate */
+    "\xF4\x90\x80\x80",                             /* past U+10FFFF */
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ\xE2\x82", /* truncated after the ASCII fast path */
+    "ABCDEFGHIJKLMNOP\xCE\xA3\x80",                 /* stray continuation after a sigma */
 };
 
 static void hand_written(void)

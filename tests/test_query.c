@@ -21,16 +21,16 @@ static const struct {
     size_t want_len;
 } cases[] = {
     {"param=HeLLo", "param", 1, V("HeLLo")},
-    {"param=a&param=b", "param", 1, V("a")},        /* the first pair wins */
+    {"param=a&param=b", "param", 1, V("a")}, /* the first pair wins */
     {"param=", "param", 1, V("")},
-    {"param", "param", 1, V("")},                   /* no '=': found, empty */
+    {"param", "param", 1, V("")}, /* no '=': found, empty */
     {"param&param=x", "param", 1, V("")},
     {"param=a+b", "param", 1, V("a b")},
     {"param=a%20b", "param", 1, V("a b")},
     {"param=a%2Bb", "param", 1, V("a+b")},
     {"param=++", "param", 1, V("  ")},
     {"param=%2B%2b+%20", "param", 1, V("++  ")},
-    {"param=%zz", "param", 1, V("%zz")},            /* malformed escapes stay literal */
+    {"param=%zz", "param", 1, V("%zz")}, /* malformed escapes stay literal */
     {"param=%", "param", 1, V("%")},
     {"param=%4", "param", 1, V("%4")},
     {"param=%2", "param", 1, V("%2")},
@@ -38,20 +38,20 @@ static const struct {
     {"param=%1g", "param", 1, V("%1g")},
     {"param=%%41", "param", 1, V("%A")},
     {"param=%25", "param", 1, V("%")},
-    {"param=%252F", "param", 1, V("%2F")},          /* decoded once only */
+    {"param=%252F", "param", 1, V("%2F")}, /* decoded once only */
     {"param=%4a%4A%e9%C9", "param", 1, V("JJ\xE9\xC9")},
     {"param=%26x", "param", 1, V("&x")},
     {"param=%C3%A9", "param", 1, V("\xC3\xA9")},
-    {"param=\xE9", "param", 1, V("\xE9")},          /* raw bytes pass through */
+    {"param=\xE9", "param", 1, V("\xE9")}, /* raw bytes pass through */
     {"param=a%00b", "param", 1, V("a\0b")},
     {"param=%FF", "param", 1, V("\xFF")},
     {"param=%00", "param", 1, V("\0")},
     {"param==", "param", 1, V("=")},
     {"a=1&param=b=c", "param", 1, V("b=c")},
     {"param=x#y", "param", 1, V("x#y")},
-    {"param=a;b", "param", 1, V("a;b")},            /* ';' is no separator since Python 3.10 */
+    {"param=a;b", "param", 1, V("a;b")}, /* ';' is no separator since Python 3.10 */
     {"a;param=1", "param", 0, V("")},
-    {"par%61m=x", "param", 1, V("x")},              /* names are decoded too */
+    {"par%61m=x", "param", 1, V("x")}, /* names are decoded too */
     {"%70aram=1", "param", 1, V("1")},
     {"p%61r%61m=%41&param=no", "param", 1, V("A")},
     {"paramx=1&param=2", "param", 1, V("2")},
@@ -62,7 +62,7 @@ static const struct {
     {"xparam=1", "param", 0, V("")},
     {"q=1", "param", 0, V("")},
     {"", "param", 0, V("")},
-    {"Param=1", "param", 0, V("")},                 /* names are case-sensitive */
+    {"Param=1", "param", 0, V("")}, /* names are case-sensitive */
     {"param+=1", "param", 0, V("")},
     {"par+am=1", "param", 0, V("")},
     {"param%3D1=2", "param", 0, V("")},
@@ -124,8 +124,8 @@ static const struct {
  *
  * (run with /usr/bin/python3; a failing block narrows the search to 500 strings). */
 static const char *const tokens[] = {
-    "param", "param=", "&param=", "&param", "p", "a", "ram", "par", "=", "&", "%", "+",
-    "2", "B", "z", "F", "0", "%61", "%70", "%2B", "%4", "%FF", "%00", "x",
+    "param", "param=", "&param=", "&param", "p", "a",   "ram", "par", "=",  "&",   "%",   "+",
+    "2",     "B",      "z",       "F",      "0", "%61", "%70", "%2B", "%4", "%FF", "%00", "x",
 };
 #define NTOKENS (sizeof tokens / sizeof tokens[0])
 #define DIFF_N 4000
@@ -135,14 +135,10 @@ static const struct {
     uint64_t get;
     uint64_t decode;
 } expected[DIFF_N / DIFF_BLOCK] = {
-    {0xBEE96D2C8DB4964BULL, 0x98F1E7848E3A23F3ULL},
-    {0xE0D030A295FF68ABULL, 0x2ED2526DC5491577ULL},
-    {0x449C6C5576EDB037ULL, 0xE2C3F6934BE6F508ULL},
-    {0xD5CF9F123A067149ULL, 0x7BEF09E44083C562ULL},
-    {0x5BCBE1310F2AA00AULL, 0x161BAA08527305A0ULL},
-    {0xCF91985C7320089CULL, 0xB8E035641409F27BULL},
-    {0xEFDE89CBF3805773ULL, 0x678F625C639B6D42ULL},
-    {0xA04D59B7CE0D7B98ULL, 0xDBC03AEFAF699BBDULL},
+    {0xBEE96D2C8DB4964BULL, 0x98F1E7848E3A23F3ULL}, {0xE0D030A295FF68ABULL, 0x2ED2526DC5491577ULL},
+    {0x449C6C5576EDB037ULL, 0xE2C3F6934BE6F508ULL}, {0xD5CF9F123A067149ULL, 0x7BEF09E44083C562ULL},
+    {0x5BCBE1310F2AA00AULL, 0x161BAA08527305A0ULL}, {0xCF91985C7320089CULL, 0xB8E035641409F27BULL},
+    {0xEFDE89CBF3805773ULL, 0x678F625C639B6D42ULL}, {0xA04D59B7CE0D7B98ULL, 0xDBC03AEFAF699BBDULL},
 };
 
 #define FNV_OFFSET 0xCBF29CE484222325ULL
@@ -208,8 +204,8 @@ static void test_table(void)
             bool same = out.len == 3 + cases[i].want_len && memcmp(out.data, "pre", 3) == 0 &&
                         memcmp(out.data + 3, cases[i].want, cases[i].want_len) == 0;
             if (!same) {
-                fprintf(stderr, "case %zu [%s] name [%s]: value [%.*s] (%zu bytes), want %zu\n",
-                        i, cases[i].query, cases[i].name, (int)(out.len - 3), out.data + 3,
+                fprintf(stderr, "case %zu [%s] name [%s]: value [%.*s] (%zu bytes), want %zu\n", i,
+                        cases[i].query, cases[i].name, (int)(out.len - 3), out.data + 3,
                         out.len - 3, cases[i].want_len);
             }
             CHECK(same);
@@ -230,14 +226,11 @@ static void test_length_bound(void)
         int found;
         const char *want;
     } cut[] = {
-        {"param=%41", 8, 1, "%4"},        /* an escape cut in half stays literal */
-        {"param=%41", 7, 1, "%"},
-        {"param=%41", 6, 1, ""},
-        {"param=%41", 5, 1, ""},          /* "param" alone: found, empty */
-        {"param=%41", 4, 0, NULL},
-        {"param=a&param=b", 7, 1, "a"},
-        {"x=1&param=b", 4, 0, NULL},
-        {"param=abc", 0, 0, NULL},
+        {"param=%41", 8, 1, "%4"}, /* an escape cut in half stays literal */
+        {"param=%41", 7, 1, "%"},    {"param=%41", 6, 1, ""},
+        {"param=%41", 5, 1, ""}, /* "param" alone: found, empty */
+        {"param=%41", 4, 0, NULL},   {"param=a&param=b", 7, 1, "a"},
+        {"x=1&param=b", 4, 0, NULL}, {"param=abc", 0, 0, NULL},
     };
     for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
         char *q = exact_copy(cut[i].s, cut[i].len);

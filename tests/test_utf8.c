@@ -8,24 +8,24 @@ static const struct {
 } cases[] = {
     {"", true},
     {"plain ascii", true},
-    {"\xC3\xA9", true},                 /* é */
-    {"\xE2\x82\xAC", true},             /* € */
-    {"\xF0\x9F\x98\x80", true},         /* U+1F600 */
-    {"\xF4\x8F\xBF\xBF", true},         /* U+10FFFF, the last scalar value */
-    {"\xEF\xBF\xBF", true},             /* U+FFFF, a noncharacter but valid */
-    {"\x80", false},                    /* lone continuation byte */
-    {"\xC0\xAF", false},                /* overlong '/' */
-    {"\xC1\xBF", false},                /* overlong */
-    {"\xE0\x80\xAF", false},            /* overlong 3-byte */
-    {"\xF0\x80\x80\xAF", false},        /* overlong 4-byte */
-    {"\xED\xA0\x80", false},            /* surrogate U+D800 */
-    {"\xED\xBF\xBF", false},            /* surrogate U+DFFF */
-    {"\xF4\x90\x80\x80", false},        /* U+110000 */
+    {"\xC3\xA9", true},          /* é */
+    {"\xE2\x82\xAC", true},      /* € */
+    {"\xF0\x9F\x98\x80", true},  /* U+1F600 */
+    {"\xF4\x8F\xBF\xBF", true},  /* U+10FFFF, the last scalar value */
+    {"\xEF\xBF\xBF", true},      /* U+FFFF, a noncharacter but valid */
+    {"\x80", false},             /* lone continuation byte */
+    {"\xC0\xAF", false},         /* overlong '/' */
+    {"\xC1\xBF", false},         /* overlong */
+    {"\xE0\x80\xAF", false},     /* overlong 3-byte */
+    {"\xF0\x80\x80\xAF", false}, /* overlong 4-byte */
+    {"\xED\xA0\x80", false},     /* surrogate U+D800 */
+    {"\xED\xBF\xBF", false},     /* surrogate U+DFFF */
+    {"\xF4\x90\x80\x80", false}, /* U+110000 */
     {"\xF5\x80\x80\x80", false},
     {"\xFF", false},
-    {"\xC3", false},                    /* truncated */
-    {"\xE2\x82", false},                /* truncated */
-    {"a\xC3(", false},                  /* bad continuation */
+    {"\xC3", false},     /* truncated */
+    {"\xE2\x82", false}, /* truncated */
+    {"a\xC3(", false},   /* bad continuation */
     {"\xE2\x28\xA1", false},
 };
 

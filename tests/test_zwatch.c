@@ -31,8 +31,8 @@ struct t {
     uv_prepare_t iterations;
     uint64_t iteration_count;
     int phase;
-    uint32_t next_seq;      /* sequence of the next message to send */
-    uint32_t expect_seq;    /* sequence the next received message must carry */
+    uint32_t next_seq;   /* sequence of the next message to send */
+    uint32_t expect_seq; /* sequence the next received message must carry */
     uint32_t received;
     uint32_t out_of_order;
     uint32_t sub_callbacks;
@@ -202,9 +202,11 @@ int main(void)
     CHECK(uv_run(&t->loop, UV_RUN_DEFAULT) == 0);
 
     uint32_t sent = BURST * BURSTS + TRICKLE + 1 + ECHOES;
-    fprintf(stderr, "sent %u, received %u in %u callbacks (at most %u each), out of order %u, "
-            "%llu loop iterations in 300 ms idle\n", t->next_seq, t->received, t->sub_callbacks,
-            t->max_per_callback, t->out_of_order, (unsigned long long)t->idle_iterations);
+    fprintf(stderr,
+            "sent %u, received %u in %u callbacks (at most %u each), out of order %u, "
+            "%llu loop iterations in 300 ms idle\n",
+            t->next_seq, t->received, t->sub_callbacks, t->max_per_callback, t->out_of_order,
+            (unsigned long long)t->idle_iterations);
     CHECK(t->next_seq == sent);
     CHECK(t->received == sent);
     CHECK(t->out_of_order == 0);
