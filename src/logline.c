@@ -9,12 +9,6 @@
 
 #include "utf8.h"
 
-/* Bytes that go through unchanged in the text formats: printable ASCII except the backslash. */
-static bool text_plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7F && c != '\\';
-}
-
 static int append_hex_escape(struct buf *out, const char *prefix, unsigned v, int digits)
 {
     static const char hex[] = "0123456789abcdef";
@@ -34,132 +28,87 @@ static bool unicode_break_or_control(uint32_t cp)
     return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
 }
 
+/* Bytes that go through unchanged: printable ASCII except the backslash, and in JSON also DEL
+ * but not the double quote. */
+static bool plain_byte(unsigned char c, bool json)
+{
+    if (json) {
+        return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+    }
+    return c >= 0x20 && c < 0x7F && c != '\\';
+}
+
+static int escape_ascii(struct buf *out, unsigned char c, bool json)
+{
+    switch (c) {
+    case '\\':
+        return buf_append(out, "\\\\", 2);
+    case '\n':
+        return buf_append(out, "\\n", 2);
+    case '\r':
+        return buf_append(out, "\\r", 2);
+    case '\t':
+        return buf_append(out, "\\t", 2);
+    case '"':
+        return buf_append(out, "\\\"", 2); /* only reached in JSON */
+    default:
+        return json ? append_hex_escape(out, "\\u", c, 4) : append_hex_escape(out, "\\x", c, 2);
+    }
+}
+
+/* The one escaper of both text and JSON (see logline.h for the rules). Runs of plain bytes are
+ * copied whole; everything else is looked at one code point at a time. A byte that is not part
+ * of valid UTF-8 becomes "\xHH" in text, and U+FFFD in JSON with *lossy set. */
+static int escape(struct buf *out, const char *s, size_t len, bool json, bool *lossy)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && plain_byte(p[run], json)) {
+            run++;
+        }
+        int rc = buf_append(out, p + i, run - i);
+        if (rc < 0 || run == len) {
+            return rc;
+        }
+        i = run;
+        if (p[i] < 0x80) {
+            rc = escape_ascii(out, p[i], json);
+            i++;
+        } else {
+            uint32_t cp;
+            size_t n = utf8_decode(p + i, len - i, &cp);
+            if (n == 0) {
+                if (json) {
+                    *lossy = true;
+                    rc = buf_append(out, "\xEF\xBF\xBD", 3);
+                } else {
+                    rc = append_hex_escape(out, "\\x", p[i], 2);
+                }
+                i++;
+            } else {
+                rc = unicode_break_or_control(cp) ? append_hex_escape(out, "\\u", cp, 4)
+                                                  : buf_append(out, p + i, n);
+                i += n;
+            }
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int logline_escape_text(struct buf *out, const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t run = i;
-        while (run < len && text_plain(p[run])) {
-            run++;
-        }
-        int rc = buf_append(out, p + i, run - i);
-        if (rc < 0 || run == len) {
-            return rc;
-        }
-        i = run;
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            switch (c) {
-            case '\\':
-                rc = buf_append(out, "\\\\", 2);
-                break;
-            case '\n':
-                rc = buf_append(out, "\\n", 2);
-                break;
-            case '\r':
-                rc = buf_append(out, "\\r", 2);
-                break;
-            case '\t':
-                rc = buf_append(out, "\\t", 2);
-                break;
-            default:
-                rc = append_hex_escape(out, "\\x", c, 2);
-                break;
-            }
-            i++;
-        } else {
-            uint32_t cp;
-            size_t n = utf8_decode(p + i, len - i, &cp);
-            if (n == 0) {
-                rc = append_hex_escape(out, "\\x", c, 2);
-                i++;
-            } else if (unicode_break_or_control(cp)) {
-                rc = append_hex_escape(out, "\\u", cp, 4);
-                i += n;
-            } else {
-                rc = buf_append(out, p + i, n);
-                i += n;
-            }
-        }
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Bytes that go through unchanged inside a JSON string. */
-static bool json_plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
-/* Escapes s as the inside of a JSON string. Sets *lossy when a byte was not valid UTF-8 and
- * had to be replaced by U+FFFD. */
-static int json_string_body(struct buf *out, const char *s, size_t len, bool *lossy)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t run = i;
-        while (run < len && json_plain(p[run])) {
-            run++;
-        }
-        int rc = buf_append(out, p + i, run - i);
-        if (rc < 0 || run == len) {
-            return rc;
-        }
-        i = run;
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            switch (c) {
-            case '"':
-                rc = buf_append(out, "\\\"", 2);
-                break;
-            case '\\':
-                rc = buf_append(out, "\\\\", 2);
-                break;
-            case '\n':
-                rc = buf_append(out, "\\n", 2);
-                break;
-            case '\r':
-                rc = buf_append(out, "\\r", 2);
-                break;
-            case '\t':
-                rc = buf_append(out, "\\t", 2);
-                break;
-            default:
-                rc = append_hex_escape(out, "\\u", c, 4);
-                break;
-            }
-            i++;
-        } else {
-            uint32_t cp;
-            size_t n = utf8_decode(p + i, len - i, &cp);
-            if (n == 0) {
-                *lossy = true;
-                rc = buf_append(out, "\xEF\xBF\xBD", 3);
-                i++;
-            } else if (unicode_break_or_control(cp)) {
-                rc = append_hex_escape(out, "\\u", cp, 4);
-                i += n;
-            } else {
-                rc = buf_append(out, p + i, n);
-                i += n;
-            }
-        }
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    return 0;
+    return escape(out, s, len, false, NULL);
 }
 
 int logline_escape_json(struct buf *out, const char *s, size_t len)
 {
     bool lossy = false;
-    return json_string_body(out, s, len, &lossy);
+    return escape(out, s, len, true, &lossy);
 }
 
 static int append_base64(struct buf *out, const unsigned char *p, size_t len)
@@ -236,7 +185,7 @@ static int append_json(struct logline *l, struct buf *out, const struct wire_msg
         rc = buf_append_str(out, "\",\"message\":\"");
     }
     if (rc == 0) {
-        rc = json_string_body(out, m->text, m->text_len, &lossy);
+        rc = escape(out, m->text, m->text_len, true, &lossy);
     }
     if (rc == 0 && lossy) {
         rc = buf_append_str(out, "\",\"message_base64\":\"");
@@ -253,7 +202,7 @@ static int append_json(struct logline *l, struct buf *out, const struct wire_msg
         wire_id_hex(m->publisher, id);
         rc = buf_append_str(out, ",\"topic\":\"");
         if (rc == 0) {
-            rc = json_string_body(out, m->topic, m->topic_len, &topic_lossy);
+            rc = escape(out, m->topic, m->topic_len, true, &topic_lossy);
         }
         if (rc == 0) {
             rc = buf_appendf(out, "\",\"publisher\":\"%s\",\"seq\":%" PRIu64, id, m->seq);

@@ -272,6 +272,37 @@ def warm_up(pub, log_path, marker="warm-up"):
     return len(lines)
 
 
+def free_port():
+    """A loopback port nobody listens on (bound, then released: only for things that cannot
+    take port 0 and report back, such as a peer that must not exist)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ProcessTest(unittest.TestCase):
+    """A test case with a temporary directory and downcase processes that are cleaned up."""
+
+    def setUp(self):
+        self.tmp = TempDir()
+        self.addCleanup(self.tmp.cleanup)
+
+    def start(self, cls, *args, expect_exit=0, **kw):
+        """Starts a harness process. At cleanup it is stopped with SIGTERM and must exit with
+        expect_exit (which also catches valgrind reports; None: any status), then killed if
+        it is still there."""
+        p = cls(*args, **kw)
+        self.addCleanup(p.kill)
+        if expect_exit is not None:
+            self.addCleanup(self._stopped, p, expect_exit)
+        return p
+
+    def _stopped(self, p, expect_exit):
+        rc = p.stop()
+        self.assertEqual(rc, expect_exit,
+                         "%s exited %r; stderr:\n%s" % (p.args, rc, p.stderr_text()))
+
+
 class TempDir:
     def __init__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="downcase-test-")

@@ -34,24 +34,8 @@ def listening_socket(host="127.0.0.1", family=socket.AF_INET):
     return s, s.getsockname()[1]
 
 
-def close_pipes(proc):
-    """The harness leaves a finished process's pipes open (ResourceWarning noise)."""
-    for t in proc.threads:
-        t.join(5 * harness.SLOW)
-    proc.popen.stdout.close()
-    proc.popen.stderr.close()
+class CliTest(harness.ProcessTest):
 
-
-class CliTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = harness.TempDir()
-        self.addCleanup(self.tmp.cleanup)
-
-    def start(self, cls, *args, **kw):
-        p = cls(*args, **kw)
-        self.addCleanup(close_pipes, p)
-        self.addCleanup(p.kill)
-        return p
 
     def assertNoCrash(self, status, err):
         self.assertGreaterEqual(status, 0, "killed by signal %d; stderr:\n%s" % (-status, err))

@@ -18,11 +18,6 @@ import harness
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def live_in_group(pgid):
     """Processes of the process group that are not zombies."""
@@ -46,8 +41,8 @@ class DemoTest(unittest.TestCase):
             raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
         workdir = tempfile.TemporaryDirectory(prefix="downcase-demo-")
         self.addCleanup(workdir.cleanup)
-        env = dict(os.environ, DOWNCASE_DEMO_HTTP_PORT=str(free_port()),
-                   DOWNCASE_DEMO_ZMQ_PORT=str(free_port()))
+        env = dict(os.environ, DOWNCASE_DEMO_HTTP_PORT=str(harness.free_port()),
+                   DOWNCASE_DEMO_ZMQ_PORT=str(harness.free_port()))
         if harness.WRAPPER:
             raise unittest.SkipTest("the demo runs the plain binary")
         proc = subprocess.Popen([os.path.join(ROOT, "scripts", "demo")], cwd=workdir.name,

@@ -3,7 +3,7 @@ busy), the sub writes what it already received before exiting, the pub finishes 
 progress and refuses new connections while stopping, and stderr carries one prefixed line per
 event.
 
-Helpers local to this file: close_pipes, free_port, zready (warm-up of a sub fed by a pyzmq
+Helpers local to this file: zready (warm-up of a sub fed by a pyzmq
 PUB, then one marker through, so nothing is still in flight)."""
 
 import os
@@ -21,21 +21,6 @@ from harness import SLOW, read_lines, wait_for
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
 STOP_WITHIN = 2.0  # seconds, times SLOW
-
-
-def close_pipes(proc):
-    """The harness leaves a finished process's pipes open (ResourceWarning noise)."""
-    for t in proc.threads:
-        t.join(5 * SLOW)
-    proc.popen.stdout.close()
-    proc.popen.stderr.close()
-
-
-def free_port():
-    """A port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def zready(sock, log, marker=b"zwarm"):
@@ -68,16 +53,8 @@ def try_connect(host, port):
     return True
 
 
-class LifecycleTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = harness.TempDir()
-        self.addCleanup(self.tmp.cleanup)
+class LifecycleTest(harness.ProcessTest):
 
-    def start(self, cls, *args, **kw):
-        p = cls(*args, **kw)
-        self.addCleanup(close_pipes, p)
-        self.addCleanup(p.kill)
-        return p
 
     def zpub(self, sndhwm=None):
         ctx = zmq.Context()
@@ -148,7 +125,7 @@ class LifecycleTest(unittest.TestCase):
             with self.subTest(sig=sig.name):
                 # Connected to a port where nobody listens: libzmq keeps retrying.
                 sub = self.start(harness.Sub, log=self.tmp.file("idle.log"),
-                                 connect="tcp://127.0.0.1:%d" % free_port())
+                                 connect="tcp://127.0.0.1:%d" % harness.free_port())
                 self.assertStops(sub, sig)
                 self.assertRegex(sub.stderr_text(), r"stopping after 0 messages")
 

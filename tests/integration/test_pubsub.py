@@ -63,14 +63,6 @@ def wait_count(path, count, timeout=10.0):
                              % (count, path, len(read_lines(path))))
 
 
-def close_pipes(proc):
-    """The harness leaves a finished process's pipes open (ResourceWarning noise)."""
-    for t in proc.threads:
-        t.join(5 * SLOW)
-    proc.popen.stdout.close()
-    proc.popen.stderr.close()
-
-
 class Zmq:
     """pyzmq sockets for one test, closed (linger 0) at cleanup."""
 
@@ -172,23 +164,9 @@ def sync_zmq_sub(pub, sock, marker):
         got.append(parts)
 
 
-class PubSubTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = harness.TempDir()
-        self.addCleanup(self.tmp.cleanup)
+class PubSubTest(harness.ProcessTest):
 
-    def start(self, cls, *args, **kw):
-        """Starts a harness process; at cleanup it is stopped (SIGTERM, must exit 0, which
-        also catches valgrind reports) and, failing that, killed."""
-        p = cls(*args, **kw)
-        self.addCleanup(close_pipes, p)
-        self.addCleanup(p.kill)
-        self.addCleanup(self.stopped_ok, p)
-        return p
 
-    def stopped_ok(self, p):
-        rc = p.stop()
-        self.assertEqual(rc, 0, "%s exited %r; stderr:\n%s" % (p.args, rc, p.stderr_text()))
 
     def pub(self, *args, **kw):
         return self.start(harness.Pub, *args, **kw)
