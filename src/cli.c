@@ -30,6 +30,22 @@ const char cli_usage[] =
     "                           sub: subscribe to this prefix only, repeatable\n"
     "  --log=PATH               sub: file to append to, '-' for standard output (default)\n"
     "  --log-format=FORMAT      sub: text (default), json or python (the tutorial's format)\n"
+    "  --metrics=HOST:PORT      sub: serve /healthz and /metrics over HTTP here\n"
+    "\n"
+    "HTTP limits (the pub's server and the sub's --metrics server):\n"
+    "  --max-header-bytes=SIZE  request line + headers (default 8k); past it 431 (414 for\n"
+    "                           a long target)\n"
+    "  --max-body-bytes=SIZE    request body, read and discarded (default 64k); past it 413\n"
+    "  --header-timeout=TIME    to receive a request's headers (default 10s); then 408\n"
+    "  --idle-timeout=TIME      an idle keep-alive connection is closed (default 60s)\n"
+    "  --max-connections=N      open connections (default 10000); past it new ones are\n"
+    "                           closed at once\n"
+    "ZeroMQ (both roles):\n"
+    "  --hwm=N                  messages queued per peer (pub: send, sub: receive;\n"
+    "                           default 1000); the pub counts what does not fit\n"
+    "  --heartbeat=TIME         ZeroMQ heartbeat interval (default 2s, 0 = off); a peer\n"
+    "                           silent for three intervals is dropped and reconnected\n"
+    "SIZE is bytes or with k/m (KiB/MiB); TIME is seconds or with ms/s/m.\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version and the library versions\n"
     "\n"
@@ -46,6 +62,14 @@ enum flag_id {
     F_TOPIC,
     F_LOG,
     F_LOG_FORMAT,
+    F_METRICS,
+    F_MAX_HEADER_BYTES,
+    F_MAX_BODY_BYTES,
+    F_HEADER_TIMEOUT,
+    F_IDLE_TIMEOUT,
+    F_MAX_CONNECTIONS,
+    F_HWM,
+    F_HEARTBEAT,
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
@@ -69,6 +93,14 @@ static const struct flag {
     {"topic", 0, F_TOPIC, true, ROLE_ANY},
     {"log", 0, F_LOG, true, ROLE_SUB},
     {"log-format", 0, F_LOG_FORMAT, true, ROLE_SUB},
+    {"metrics", 0, F_METRICS, true, ROLE_SUB},
+    {"max-header-bytes", 0, F_MAX_HEADER_BYTES, true, ROLE_ANY},
+    {"max-body-bytes", 0, F_MAX_BODY_BYTES, true, ROLE_ANY},
+    {"header-timeout", 0, F_HEADER_TIMEOUT, true, ROLE_ANY},
+    {"idle-timeout", 0, F_IDLE_TIMEOUT, true, ROLE_ANY},
+    {"max-connections", 0, F_MAX_CONNECTIONS, true, ROLE_ANY},
+    {"hwm", 0, F_HWM, true, ROLE_ANY},
+    {"heartbeat", 0, F_HEARTBEAT, true, ROLE_ANY},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -131,6 +163,68 @@ int cli_split_hostport(const char *s, char *host, size_t hostsz, int *port)
     *port = (int)v;
     return 0;
 }
+
+int cli_parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') {
+        return -EINVAL;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0) {
+        return -EINVAL;
+    }
+    uint64_t unit = 1;
+    if ((*end == 'k' || *end == 'K') && end[1] == '\0') {
+        unit = 1024;
+    } else if ((*end == 'm' || *end == 'M') && end[1] == '\0') {
+        unit = 1024 * 1024;
+    } else if (*end != '\0') {
+        return -EINVAL;
+    }
+    if (v > max / unit) {
+        return -EINVAL;
+    }
+    *out = v * unit;
+    return 0;
+}
+
+int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') {
+        return -EINVAL;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0) {
+        return -EINVAL;
+    }
+    uint64_t unit;
+    if (strcmp(end, "ms") == 0) {
+        unit = 1;
+    } else if (strcmp(end, "s") == 0 || *end == '\0') {
+        unit = 1000;
+    } else if (strcmp(end, "m") == 0) {
+        unit = 60 * 1000;
+    } else {
+        return -EINVAL;
+    }
+    if (v > max_ms / unit) {
+        return -EINVAL;
+    }
+    *out = v * unit;
+    return 0;
+}
+
+/* Limits past which a setting is surely a typo; they also keep every value in range of the
+ * types the libraries take (int for ZeroMQ options, size_t for buffers). */
+#define MAX_HEADER_LIMIT (1024u * 1024)
+#define MAX_BODY_LIMIT (1ull << 40)
+#define MAX_TIMEOUT_MS (24ull * 3600 * 1000)
+#define MAX_CONNECTIONS_LIMIT 1000000u
+#define MAX_HWM 10000000u
 
 static const struct flag *find_long(const char *name, size_t len)
 {
@@ -223,6 +317,60 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         }
         o->log_path = v;
         break;
+    case F_METRICS:
+        if (cli_split_hostport(v, o->metrics_host, sizeof o->metrics_host, &o->metrics_port) <
+            0) {
+            return fail(err,
+                        "invalid value '%s' for --metrics (expected HOST:PORT or [IPV6]:PORT)", v);
+        }
+        break;
+    case F_MAX_HEADER_BYTES:
+    case F_MAX_BODY_BYTES: {
+        uint64_t n;
+        uint64_t max = f->id == F_MAX_HEADER_BYTES ? MAX_HEADER_LIMIT : MAX_BODY_LIMIT;
+        uint64_t min = f->id == F_MAX_HEADER_BYTES ? 256 : 0;
+        if (cli_parse_size(v, max, &n) < 0 || n < min) {
+            return fail(err,
+                        "invalid value '%s' for %s (expected a size from %llu to %llu bytes, "
+                        "e.g. 8k)",
+                        v, shown, (unsigned long long)min, (unsigned long long)max);
+        }
+        *(f->id == F_MAX_HEADER_BYTES ? &o->max_header_bytes : &o->max_body_bytes) = (size_t)n;
+        break;
+    }
+    case F_HEADER_TIMEOUT:
+    case F_IDLE_TIMEOUT:
+    case F_HEARTBEAT: {
+        uint64_t ms;
+        /* Heartbeats may be off (0); a zero HTTP timeout would close every connection. */
+        uint64_t min = f->id == F_HEARTBEAT ? 0 : 1;
+        if (cli_parse_duration(v, MAX_TIMEOUT_MS, &ms) < 0 || ms < min ||
+            (f->id == F_HEARTBEAT && ms > 0 && ms < 100)) {
+            return fail(err,
+                        "invalid value '%s' for %s (expected a duration up to 24 hours, "
+                        "e.g. 10s or 500ms%s)",
+                        v, shown, f->id == F_HEARTBEAT ? "; at least 100ms, or 0 for off" : "");
+        }
+        *(f->id == F_HEADER_TIMEOUT ? &o->header_timeout_ms
+          : f->id == F_IDLE_TIMEOUT ? &o->idle_timeout_ms
+                                    : &o->heartbeat_ms) = ms;
+        break;
+    }
+    case F_MAX_CONNECTIONS:
+    case F_HWM: {
+        uint64_t n;
+        uint64_t max = f->id == F_HWM ? MAX_HWM : MAX_CONNECTIONS_LIMIT;
+        if (cli_parse_size(v, max, &n) < 0 || n < 1 || strpbrk(v, "kKmM") != NULL) {
+            return fail(err, "invalid value '%s' for %s (expected a number from 1 to %llu)", v,
+                        shown, (unsigned long long)max);
+        }
+        if (f->id == F_HWM) {
+            o->hwm = (int)n;
+        } else {
+            o->max_connections = (size_t)n;
+        }
+        break;
+    }
     case F_LOG_FORMAT:
         if (strcmp(v, "text") == 0) {
             o->log_format = LOGLINE_TEXT;
@@ -289,6 +437,14 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
     memset(o, 0, sizeof *o);
     o->wire = WIRE_PLAIN;
     o->log_format = LOGLINE_TEXT;
+    o->metrics_port = -1;
+    o->max_header_bytes = CLI_DEFAULT_MAX_HEADER_BYTES;
+    o->max_body_bytes = CLI_DEFAULT_MAX_BODY_BYTES;
+    o->header_timeout_ms = CLI_DEFAULT_HEADER_TIMEOUT_MS;
+    o->idle_timeout_ms = CLI_DEFAULT_IDLE_TIMEOUT_MS;
+    o->max_connections = CLI_DEFAULT_MAX_CONNECTIONS;
+    o->hwm = CLI_DEFAULT_HWM;
+    o->heartbeat_ms = CLI_DEFAULT_HEARTBEAT_MS;
     unsigned seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

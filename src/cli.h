@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "logline.h"
@@ -51,7 +52,31 @@ struct cli_options {
     /* sub */
     const char *log_path;
     enum logline_format log_format;
+    /* sub: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
+    char metrics_host[256];
+    int metrics_port;
+
+    /* HTTP limits, for the pub's server and the sub's metrics server. */
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    uint64_t header_timeout_ms;
+    uint64_t idle_timeout_ms;
+    size_t max_connections;
+
+    /* ZeroMQ, both roles: the high-water mark (pub: ZMQ_SNDHWM, sub: ZMQ_RCVHWM) and the
+     * heartbeat interval (0: off) after which, three times missed, a silent peer is dropped. */
+    int hwm;
+    uint64_t heartbeat_ms;
 };
+
+/* Defaults of the limits above. */
+#define CLI_DEFAULT_MAX_HEADER_BYTES (8 * 1024)
+#define CLI_DEFAULT_MAX_BODY_BYTES (64 * 1024)
+#define CLI_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define CLI_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define CLI_DEFAULT_MAX_CONNECTIONS 10000
+#define CLI_DEFAULT_HWM 1000
+#define CLI_DEFAULT_HEARTBEAT_MS 2000
 
 /* Parses argv (argv[0] is the program). Both --flag=value and --flag value are accepted.
  * Returns 0, or -EINVAL with one line of explanation (no newline) in err. Fills the defaults
@@ -61,6 +86,11 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err);
 
 /* Splits HOST:PORT or [IPV6]:PORT. 0 or -EINVAL. host is NUL-terminated. */
 int cli_split_hostport(const char *s, char *host, size_t hostsz, int *port);
+
+/* "8192", "8k", "1m" (KiB, MiB) to bytes. 0 or -EINVAL (also past max). */
+int cli_parse_size(const char *s, uint64_t max, uint64_t *out);
+/* "10" or "10s", "500ms", "2m" to milliseconds. 0 or -EINVAL (also past max_ms). */
+int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out);
 
 /* The --help text. */
 extern const char cli_usage[];

@@ -5,13 +5,22 @@
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "diag.h"
+#include "http_screen.h"
+
+/* Where a connection is in its request cycle; decides which timeout applies. */
+enum phase {
+    PHASE_HEAD, /* waiting for a request's headers: --header-timeout from its first byte */
+    PHASE_BODY, /* reading a body: --idle-timeout without progress */
+    PHASE_IDLE, /* between requests: --idle-timeout without progress */
+};
 
 struct http_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* lingering close */
+    uv_timer_t timer; /* the request timeouts, then the lingering close */
     uv_write_t wreq;
     uv_shutdown_t sreq;
     llhttp_t parser;
@@ -24,6 +33,14 @@ struct http_conn {
     size_t inflight_off;
     struct buf tail;   /* input left unparsed by a backpressure pause */
     size_t head_bytes; /* target + header names and values of the current request */
+    uint64_t body_bytes;
+    struct http_screen screen;
+    enum phase phase;
+    uint64_t head_deadline; /* uv_now() ms by which the headers must be in (PHASE_HEAD) */
+    uint64_t last_activity; /* uv_now() ms of the last byte read or written */
+    uint64_t timer_due;
+    bool timer_armed;
+    bool screening; /* the bytes being parsed belong to a request head */
     char field[4];     /* the start of the current header name: enough to spot "Host" */
     size_t field_len;
     unsigned hosts;
@@ -86,9 +103,63 @@ void http_conn_close(struct http_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_closed);
 }
 
-static void on_linger_over(uv_timer_t *t)
+static void answer_error(struct http_conn *c, int status, const char *reason);
+
+/* ---- timeouts ----------------------------------------------------------------------------- *
+ * One timer per connection. It is armed for the earliest deadline that can apply and, when it
+ * fires, re-armed for whatever the deadline has become since: progress only moves deadlines
+ * later, so reads and writes never touch the timer (nginx and libuv's own docs recommend the
+ * same lazy re-arming). */
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(struct http_conn *c, uint64_t due)
 {
-    http_conn_close(t->data);
+    if (c->closing || c->lingering || (c->timer_armed && due >= c->timer_due)) {
+        return;
+    }
+    uint64_t now = uv_now(c->server->loop);
+    uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
+    c->timer_due = due;
+    c->timer_armed = true;
+}
+
+static uint64_t deadline(const struct http_conn *c)
+{
+    const struct http_limits *l = &c->server->limits;
+    return c->phase == PHASE_HEAD ? c->head_deadline : c->last_activity + l->idle_timeout_ms;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct http_conn *c = t->data;
+    c->timer_armed = false;
+    if (c->lingering) {
+        http_conn_close(c);
+        return;
+    }
+    uint64_t due = deadline(c);
+    if (uv_now(c->server->loop) < due) {
+        arm(c, due);
+        return;
+    }
+    struct http_server *s = c->server;
+    bool request_started = c->phase == PHASE_BODY || (c->phase == PHASE_HEAD && c->in_message);
+    if (c->finishing || c->writing || c->paused || !request_started) {
+        /* Nothing to answer, or a client that does not read its answers: close. */
+        s->counters.idle_closed++;
+        http_conn_close(c);
+        return;
+    }
+    /* A request that stalled half-way (slowloris): tell the client, as nginx and Node do. */
+    s->counters.header_timeouts++;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->tail.len = 0;
+    answer_error(c, 408,
+                 c->phase == PHASE_HEAD ? "the request headers did not arrive in time"
+                                        : "the request body stalled");
+    flush(c);
+    arm(c, c->last_activity + s->limits.idle_timeout_ms);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -124,7 +195,8 @@ static void start_linger(struct http_conn *c)
         http_conn_close(c);
         return;
     }
-    uv_timer_start(&c->timer, on_linger_over, HTTP_CONN_LINGER_MS, 0);
+    c->timer_armed = false;
+    uv_timer_start(&c->timer, on_timer, HTTP_CONN_LINGER_MS, 0);
 }
 
 /* ---- answering ---------------------------------------------------------------------------- */
@@ -133,6 +205,7 @@ static void append_response(struct http_conn *c, const struct http_response *res
                             enum http_connection_header ch, bool head)
 {
     struct http_server *s = c->server;
+    http_server_count_status(s, res->status);
     if (http_response_format(&c->out, res, http_date_now(&s->date), ch, head) < 0) {
         diag(s->who, "out of memory answering a request; closing the connection");
         c->finishing = true;
@@ -198,6 +271,12 @@ static int on_message_begin(llhttp_t *p)
     c->in_message = true;
     c->target.len = 0;
     c->head_bytes = 0;
+    c->body_bytes = 0;
+    if (c->phase == PHASE_IDLE) {
+        c->phase = PHASE_HEAD;
+        c->head_deadline = uv_now(c->server->loop) + c->server->limits.header_timeout_ms;
+        arm(c, c->head_deadline);
+    }
     c->field_len = 0;
     c->hosts = 0;
     return 0;
@@ -215,9 +294,23 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     return count_head(c, n);
 }
 
+/* RFC 9110 section 5.6.2: a header name is a token. */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    /* llhttp 8.1.0 lets a space inside a name through ("X Y: z"); a proxy in front of us may
+     * read such a line differently, so refuse it. */
+    for (size_t i = 0; i < n; i++) {
+        if (!is_tchar((unsigned char)at[i])) {
+            return reject(c, 400, "invalid character in a header name");
+        }
+    }
     for (size_t i = 0; i < n && c->field_len + i < sizeof c->field; i++) {
         c->field[c->field_len + i] = at[i];
     }
@@ -259,25 +352,48 @@ static int on_headers_complete(llhttp_t *p)
         reject(c, 400, c->hosts == 0 ? "missing Host header" : "more than one Host header");
         return -1;
     }
+    /* A declared length past the limit is refused before its first byte is read. */
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_body_bytes) {
+        reject(c, 413, "request body larger than the server accepts");
+        return -1;
+    }
+    c->phase = PHASE_BODY;
+    arm(c, c->last_activity + c->server->limits.idle_timeout_ms);
     return 0;
 }
 
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    (void)at;
+    struct http_conn *c = p->data;
+    /* Chunked bodies declare no length: count what arrives. */
+    c->body_bytes += n;
+    if (c->body_bytes > c->server->limits.max_body_bytes) {
+        return reject(c, 413, "request body larger than the server accepts");
+    }
+    return 0;
+}
+
+/* Always pauses the parser: parse() then knows where the next request head starts, screens it,
+ * and sees whether this answer ended the connection or filled the output. */
 static int on_message_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
     c->in_message = false;
+    c->phase = PHASE_IDLE;
+    c->screening = true;
+    http_screen_reset(&c->screen);
     bool keep_alive = llhttp_should_keep_alive(p) && !c->server->stopping;
     answer(c, keep_alive);
     if (!keep_alive) {
         /* Whatever follows on this connection is not read: stop here. */
         c->finishing = true;
-        return HPE_PAUSED;
-    }
-    if (c->out.len + (c->inflight.len - c->inflight_off) > c->server->limits.max_output_bytes) {
+    } else if (c->out.len + (c->inflight.len - c->inflight_off) >
+               c->server->limits.max_output_bytes) {
         c->paused = true;
-        return HPE_PAUSED;
     }
-    return 0;
+    arm(c, c->last_activity + c->server->limits.idle_timeout_ms);
+    return HPE_PAUSED;
 }
 
 static const llhttp_settings_t settings = {
@@ -287,6 +403,7 @@ static const llhttp_settings_t settings = {
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -300,39 +417,71 @@ static int status_for(struct http_conn *c, enum llhttp_errno err)
     return err == HPE_INVALID_VERSION ? 505 : 400;
 }
 
-/* Feeds input to llhttp. `data` may be the connection's own tail (when resuming). */
-static void parse(struct http_conn *c, const char *data, size_t len)
+/* Stops reading a connection whose input can no longer be trusted or is no longer wanted. */
+static void stop_parsing(struct http_conn *c)
 {
-    enum llhttp_errno err = len ? llhttp_execute(&c->parser, data, len) : HPE_OK;
-    bool from_tail = data == c->tail.data;
-    if (err == HPE_OK) {
-        if (from_tail) {
-            c->tail.len = 0;
-        }
-        return;
-    }
-    if (err == HPE_PAUSED && c->paused) {
-        /* Backpressure: keep what was not parsed; reading resumes when the answers drain. */
-        const char *pos = llhttp_get_error_pos(&c->parser);
-        if (from_tail) {
-            buf_consume(&c->tail, (size_t)(pos - data));
-        } else {
-            c->tail.len = 0;
-            if (buf_append(&c->tail, pos, (size_t)(data + len - pos)) < 0) {
-                http_conn_close(c);
-                return;
-            }
-        }
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        return;
-    }
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->tail.len = 0;
-    if (err == HPE_PAUSED) {
-        return; /* finishing: a request ended the connection */
+}
+
+/* Feeds input to llhttp, screening each request head first (http_screen.h). `data` may be the
+ * connection's own tail (when resuming after a backpressure pause). */
+static void parse(struct http_conn *c, const char *data, size_t len)
+{
+    bool from_tail = len > 0 && data == c->tail.data;
+    const char *p = data;
+    const char *end = data + len;
+    while (p < end) {
+        size_t chunk = (size_t)(end - p);
+        if (c->screening) {
+            bool done;
+            const char *why = NULL;
+            long n = http_screen_scan(&c->screen, p, chunk, &done, &why);
+            if (n < 0) {
+                stop_parsing(c);
+                answer_error(c, 400, why);
+                return;
+            }
+            chunk = (size_t)n;
+            c->screening = !done;
+        }
+        enum llhttp_errno err = llhttp_execute(&c->parser, p, chunk);
+        if (err == HPE_OK) {
+            p += chunk;
+            continue;
+        }
+        if (err != HPE_PAUSED) {
+            stop_parsing(c);
+            const char *reason =
+                c->reject_reason ? c->reject_reason : llhttp_get_error_reason(&c->parser);
+            answer_error(c, status_for(c, err), reason ? reason : llhttp_errno_name(err));
+            return;
+        }
+        /* A request is complete (on_message_complete paused the parser just after it). */
+        p = llhttp_get_error_pos(&c->parser);
+        llhttp_resume(&c->parser);
+        if (c->finishing) {
+            stop_parsing(c);
+            return;
+        }
+        if (c->paused) {
+            /* Backpressure: keep what was not parsed; reading resumes when the answers drain. */
+            if (from_tail) {
+                buf_consume(&c->tail, (size_t)(p - data));
+            } else {
+                c->tail.len = 0;
+                if (buf_append(&c->tail, p, (size_t)(end - p)) < 0) {
+                    http_conn_close(c);
+                    return;
+                }
+            }
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            return;
+        }
     }
-    const char *reason = c->reject_reason ? c->reject_reason : llhttp_get_error_reason(&c->parser);
-    answer_error(c, status_for(c, err), reason ? reason : llhttp_errno_name(err));
+    if (from_tail) {
+        c->tail.len = 0;
+    }
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
@@ -355,6 +504,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->server->counters.bytes_in += (uint64_t)nread;
+    c->last_activity = uv_now(c->server->loop);
     if (c->lingering) {
         return; /* discarding what a finished connection still receives */
     }
@@ -373,6 +523,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     c->server->counters.bytes_out += c->inflight.len - c->inflight_off;
+    c->last_activity = uv_now(c->server->loop);
     c->inflight.len = 0;
     c->inflight_off = 0;
     flush(c);
@@ -456,6 +607,13 @@ int http_conn_accept(struct http_server *s)
     if (rc == 0) {
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
         c->parser.data = c;
+        c->screening = true;
+        /* The first request's headers are due header_timeout after the connection opens, as
+         * nginx's client_header_timeout: a connection that sends nothing is not kept. */
+        c->phase = PHASE_HEAD;
+        c->last_activity = uv_now(s->loop);
+        c->head_deadline = c->last_activity + s->limits.header_timeout_ms;
+        arm(c, c->head_deadline);
         /* Answers leave whole, one write per batch: Nagle's delay would only add latency. */
         uv_tcp_nodelay(&c->tcp, 1);
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

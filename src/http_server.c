@@ -3,10 +3,22 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
 #include "http_conn.h"
+
+const int http_status_codes[HTTP_STATUS_COUNTED] = {HTTP_STATUS_CODES};
+
+void http_server_count_status(struct http_server *s, int status)
+{
+    size_t i = 0;
+    while (i < HTTP_STATUS_COUNTED && http_status_codes[i] != status) {
+        i++;
+    }
+    s->counters.responses[i]++;
+}
 
 void http_server_init(struct http_server *s, uv_loop_t *loop, const char *who, http_handler h,
                       void *ctx)
@@ -16,11 +28,57 @@ void http_server_init(struct http_server *s, uv_loop_t *loop, const char *who, h
     s->who = who;
     s->handler = h;
     s->handler_ctx = ctx;
-    s->limits.max_header_bytes = 8 * 1024;
-    s->limits.max_output_bytes = 64 * 1024;
+    s->limits = (struct http_limits){
+        .max_header_bytes = 8 * 1024,
+        .max_body_bytes = 64 * 1024,
+        .max_output_bytes = 64 * 1024,
+        .header_timeout_ms = 10 * 1000,
+        .idle_timeout_ms = 60 * 1000,
+        .max_connections = 10000,
+    };
     uv_timer_init(loop, &s->stop_timer);
     s->stop_timer.data = s;
     s->open_handles = 1;
+}
+
+void http_server_set_limits(struct http_server *s, const struct cli_options *o)
+{
+    s->limits.max_header_bytes = o->max_header_bytes;
+    s->limits.max_body_bytes = o->max_body_bytes;
+    s->limits.header_timeout_ms = o->header_timeout_ms;
+    s->limits.idle_timeout_ms = o->idle_timeout_ms;
+    s->limits.max_connections = o->max_connections;
+}
+
+static void on_refused_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    free(h);
+    if (--s->open_handles == 0 && s->stopped_cb) {
+        s->stopped_cb(s);
+    }
+}
+
+/* Past max_connections: accept and close at once, so the client learns right away (a backlog
+ * left to fill would only make it wait for a timeout) and the ones we have keep being served. */
+static void refuse(struct http_server *s)
+{
+    s->counters.rejected++;
+    diag_limited(&s->refuse_limit, uv_now(s->loop), 10000, s->who,
+                 "refusing connections: %zu open, the --max-connections limit", s->nconns);
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (t == NULL) {
+        return; /* it stays in the backlog; the next accept tries again */
+    }
+    uv_tcp_init(s->loop, t);
+    t->data = s;
+    s->open_handles++;
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t) == 0) {
+        /* An RST rather than a FIN: nothing was read, and the socket should not linger. */
+        uv_tcp_close_reset(t, on_refused_closed);
+    } else {
+        uv_close((uv_handle_t *)t, on_refused_closed);
+    }
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -30,9 +88,14 @@ static void on_connection(uv_stream_t *listener, int status)
         diag(s->who, "accept: %s", uv_strerror(status));
         return;
     }
+    if (s->nconns >= s->limits.max_connections) {
+        refuse(s);
+        return;
+    }
     int rc = http_conn_accept(s);
     if (rc < 0) {
-        diag(s->who, "accept: %s", uv_strerror(rc));
+        diag_limited(&s->accept_limit, uv_now(s->loop), 10000, s->who, "accept: %s",
+                     uv_strerror(rc));
     }
 }
 

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "diag.h"
 #include "http_server.h"
+#include "metrics.h"
 #include "publisher.h"
 #include "router.h"
 
@@ -76,6 +78,33 @@ static void on_signal(uv_signal_t *h, int signum)
     http_server_stop(&pub->http, PUB_GRACE_MS, on_http_stopped);
 }
 
+static const char *unhealthy(void *owner)
+{
+    const struct pub *pub = owner;
+    if (pub->stopping) {
+        return "stopping";
+    }
+    return pub->publisher.sock ? NULL : "the ZeroMQ socket is not open";
+}
+
+static int render_metrics(void *owner, struct buf *out)
+{
+    const struct pub *pub = owner;
+    struct metrics m = {.out = out};
+    metrics_family(&m, "downcase_build_info", "gauge", "The running version; always 1.");
+    metrics_sample(&m, "downcase_build_info", "version", DOWNCASE_VERSION,
+                   strlen(DOWNCASE_VERSION), 1);
+    metrics_http(&m, &pub->http);
+    metrics_single(&m, "downcase_published_messages_total", "counter",
+                   "Messages ZeroMQ accepted for publishing (one per 200 on GET /downcase/).",
+                   pub->publisher.published);
+    metrics_single(&m, "downcase_dropped_messages_total", "counter",
+                   "Messages ZeroMQ could not queue (a subscriber's high-water mark was reached); "
+                   "each shows as a sequence gap at framed subscribers.",
+                   pub->publisher.dropped);
+    return m.rc;
+}
+
 static int start(struct pub *pub, const struct cli_options *o)
 {
     int rc = publisher_init(&pub->publisher, &pub->loop, pub->zctx, o);
@@ -115,8 +144,10 @@ int pub_run(const struct cli_options *o)
         free(pub);
         return 1;
     }
-    router_init(&pub->router, &pub->publisher);
+    router_init(&pub->router, &pub->publisher,
+                (struct router_status){.unhealthy = unhealthy, .render = render_metrics, .owner = pub});
     http_server_init(&pub->http, &pub->loop, "pub", router_handle, &pub->router);
+    http_server_set_limits(&pub->http, o);
     pub->http.data = pub;
     uv_signal_init(&pub->loop, &pub->sigint);
     uv_signal_init(&pub->loop, &pub->sigterm);

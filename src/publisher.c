@@ -42,6 +42,9 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
         rc = set_int(p->sock, ZMQ_LINGER, PUBLISHER_LINGER_MS, "ZMQ_LINGER");
     }
     if (rc == 0) {
+        rc = zendpoint_tune(p->sock, "pub", ZMQ_SNDHWM, o->hwm, o->heartbeat_ms);
+    }
+    if (rc == 0) {
         rc = zendpoint_attach(p->sock, "pub", o->binds, o->nbinds, o->connects, o->nconnects);
     }
     if (rc == 0) {

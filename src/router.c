@@ -6,14 +6,16 @@
 #include <string.h>
 
 #include "lower.h"
+#include "metrics.h"
 #include "query.h"
 
 #define PATH "/downcase/"
 
-void router_init(struct router *r, struct publisher *publisher)
+void router_init(struct router *r, struct publisher *publisher, struct router_status status)
 {
     memset(r, 0, sizeof *r);
     r->publisher = publisher;
+    r->status = status;
 }
 
 void router_finish(struct router *r)
@@ -101,9 +103,61 @@ static void downcase(struct router *r, const struct http_request *req, const cha
     /* HEAD is a safe method (RFC 9110 9.2.1): it answers like GET but publishes nothing, so a
      * health check or link checker cannot flood the log. Whether ZeroMQ queued the message or
      * not, the client gets its answer; a refusal is counted by the publisher. */
-    if (req->method == HTTP_GET && r->publisher) {
+    if (req->method == HTTP_GET) {
         publisher_send(r->publisher, b->data, b->len);
     }
+}
+
+static bool read_only(const struct http_request *req, struct http_response *res)
+{
+    if (req->method == HTTP_GET || req->method == HTTP_HEAD) {
+        return true;
+    }
+    text(res, 405, "405 Method Not Allowed: use GET or HEAD\n");
+    res->extra_headers = "Allow: GET, HEAD\r\n";
+    return false;
+}
+
+static void healthz(struct router *r, const struct http_request *req, struct http_response *res)
+{
+    if (!read_only(req, res)) {
+        return;
+    }
+    const char *why = r->status.unhealthy ? r->status.unhealthy(r->status.owner) : NULL;
+    if (why == NULL) {
+        text(res, 200, "ok\n");
+        return;
+    }
+    r->body.len = 0;
+    if (buf_append_str(&r->body, "503 Service Unavailable: ") < 0 ||
+        buf_append_str(&r->body, why) < 0 || buf_append_byte(&r->body, '\n') < 0) {
+        text(res, 500, "500 Internal Server Error: out of memory\n");
+        return;
+    }
+    res->status = 503;
+    res->body = r->body.data;
+    res->body_len = r->body.len;
+}
+
+static void metrics(struct router *r, const struct http_request *req, struct http_response *res)
+{
+    if (!read_only(req, res)) {
+        return;
+    }
+    r->body.len = 0;
+    if (r->status.render == NULL || r->status.render(r->status.owner, &r->body) < 0) {
+        text(res, 500, "500 Internal Server Error: out of memory\n");
+        return;
+    }
+    res->status = 200;
+    res->content_type = METRICS_CONTENT_TYPE;
+    res->body = r->body.data;
+    res->body_len = r->body.len;
+}
+
+static bool is(const char *path, size_t len, const char *want)
+{
+    return len == strlen(want) && memcmp(path, want, len) == 0;
 }
 
 void router_handle(void *ctx, const struct http_request *req, struct http_response *res)
@@ -114,6 +168,18 @@ void router_handle(void *ctx, const struct http_request *req, struct http_respon
     size_t path_len;
     size_t query_len;
     split_target(req->target, req->target_len, &path, &path_len, &query, &query_len);
+    if (is(path, path_len, "/healthz")) {
+        healthz(r, req, res);
+        return;
+    }
+    if (is(path, path_len, "/metrics")) {
+        metrics(r, req, res);
+        return;
+    }
+    if (r->publisher == NULL) {
+        text(res, 404, "404 Not Found: this server answers /healthz and /metrics\n");
+        return;
+    }
     if (path_len == strlen(PATH) && memcmp(path, PATH, path_len) == 0) {
         downcase(r, req, query, query_len, res);
         return;

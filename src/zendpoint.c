@@ -9,6 +9,40 @@
 
 #include "diag.h"
 
+static int set_int(void *sock, const char *who, int option, const char *name, int value)
+{
+    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
+        int err = zmq_errno();
+        diag(who, "zmq_setsockopt(%s, %d): %s", name, value, zmq_strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+int zendpoint_tune(void *sock, const char *who, int hwm_option, int hwm, uint64_t heartbeat_ms)
+{
+    int rc = set_int(sock, who, hwm_option, hwm_option == ZMQ_SNDHWM ? "ZMQ_SNDHWM" : "ZMQ_RCVHWM",
+                     hwm);
+    if (rc == 0) {
+        rc = set_int(sock, who, ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX",
+                     ZENDPOINT_RECONNECT_MAX_MS);
+    }
+    if (rc == 0 && heartbeat_ms > 0) {
+        /* The command line caps durations at a day, well inside int milliseconds. */
+        int ivl = (int)heartbeat_ms;
+        rc = set_int(sock, who, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", ivl);
+        if (rc == 0) {
+            rc = set_int(sock, who, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT", 3 * ivl);
+        }
+        if (rc == 0) {
+            /* The TTL travels in the PING in tenths of a second, at most 6553.5 s. */
+            int ttl = 3 * ivl < 6553500 ? 3 * ivl : 6553500;
+            rc = set_int(sock, who, ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL", ttl);
+        }
+    }
+    return rc;
+}
+
 /* Resolves the host of a tcp:// endpoint ("tcp://host:port", "tcp://[v6]:port", optionally
  * "tcp://source;host:port"). Only names are looked up; '*' and literals pass. */
 static int check_tcp_host(const char *who, const char *endpoint)

@@ -5,7 +5,8 @@
 BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev"
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata"
+# prometheus: for promtool, the standard validator of /metrics.
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus"
 
 need_packages() {
     local missing=()

@@ -1,0 +1,35 @@
+/* metrics: Prometheus text exposition format 0.0.4, the format /metrics serves.
+ *
+ * A family is announced once (# HELP, # TYPE) and followed by its samples; label values are
+ * escaped as the format requires (backslash, double quote, newline). Every function appends to
+ * a buf and remembers the first allocation failure, so a renderer can write everything and
+ * check once at the end. */
+#ifndef DOWNCASE_METRICS_H
+#define DOWNCASE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http_server.h"
+
+/* The Content-Type of the exposition format. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+struct metrics {
+    struct buf *out;
+    int rc; /* 0, or the first -ENOMEM */
+};
+
+/* Starts a family: type is "counter" or "gauge". */
+void metrics_family(struct metrics *m, const char *name, const char *type, const char *help);
+/* One sample; label may be NULL, else the sample carries {label="value"} with value escaped. */
+void metrics_sample(struct metrics *m, const char *name, const char *label, const char *value,
+                    size_t value_len, uint64_t v);
+/* A family with one unlabelled sample. */
+void metrics_single(struct metrics *m, const char *name, const char *type, const char *help,
+                    uint64_t v);
+/* The HTTP server's families: requests by status, connections, timeouts, bytes. */
+void metrics_http(struct metrics *m, const struct http_server *s);
+
+#endif
