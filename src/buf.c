@@ -104,3 +104,9 @@ void buf_finish(struct buf *b)
     b->len = 0;
     b->cap = 0;
 }
+
+void buf_erase(struct buf *b, size_t off, size_t n)
+{
+    memmove(b->data + off, b->data + off + n, b->len - off - n);
+    b->len -= n;
+}

@@ -21,6 +21,8 @@ int buf_append_byte(struct buf *b, char c);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes, keeping the rest (for partially consumed input). */
 void buf_consume(struct buf *b, size_t n);
+/* Removes n bytes at offset off (off + n <= len). */
+void buf_erase(struct buf *b, size_t off, size_t n);
 /* Frees the storage; the buffer is empty and reusable afterwards. NULL-safe. */
 void buf_finish(struct buf *b);
 

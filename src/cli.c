@@ -30,6 +30,8 @@ const char cli_usage[] =
     "                           sub: subscribe to this prefix only, repeatable\n"
     "  --log=PATH               sub: file to append to, '-' for standard output (default)\n"
     "  --log-format=FORMAT      sub: text (default), json or python (the tutorial's format)\n"
+    "  --log-backlog=SIZE       sub: log bytes held while the log cannot be written\n"
+    "                           (default 64m); past it the oldest lines are dropped, counted\n"
     "  --metrics=HOST:PORT      sub: serve /healthz and /metrics over HTTP here\n"
     "\n"
     "HTTP limits (the pub's server and the sub's --metrics server):\n"
@@ -63,6 +65,7 @@ enum flag_id {
     F_LOG,
     F_LOG_FORMAT,
     F_METRICS,
+    F_LOG_BACKLOG,
     F_MAX_HEADER_BYTES,
     F_MAX_BODY_BYTES,
     F_HEADER_TIMEOUT,
@@ -94,6 +97,7 @@ static const struct flag {
     {"log", 0, F_LOG, true, ROLE_SUB},
     {"log-format", 0, F_LOG_FORMAT, true, ROLE_SUB},
     {"metrics", 0, F_METRICS, true, ROLE_SUB},
+    {"log-backlog", 0, F_LOG_BACKLOG, true, ROLE_SUB},
     {"max-header-bytes", 0, F_MAX_HEADER_BYTES, true, ROLE_ANY},
     {"max-body-bytes", 0, F_MAX_BODY_BYTES, true, ROLE_ANY},
     {"header-timeout", 0, F_HEADER_TIMEOUT, true, ROLE_ANY},
@@ -225,6 +229,7 @@ int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out)
 #define MAX_TIMEOUT_MS (24ull * 3600 * 1000)
 #define MAX_CONNECTIONS_LIMIT 1000000u
 #define MAX_HWM 10000000u
+#define MAX_BACKLOG (16ull << 30)
 
 static const struct flag *find_long(const char *name, size_t len)
 {
@@ -325,17 +330,22 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         }
         break;
     case F_MAX_HEADER_BYTES:
-    case F_MAX_BODY_BYTES: {
+    case F_MAX_BODY_BYTES:
+    case F_LOG_BACKLOG: {
         uint64_t n;
-        uint64_t max = f->id == F_MAX_HEADER_BYTES ? MAX_HEADER_LIMIT : MAX_BODY_LIMIT;
-        uint64_t min = f->id == F_MAX_HEADER_BYTES ? 256 : 0;
+        uint64_t max = f->id == F_MAX_HEADER_BYTES ? MAX_HEADER_LIMIT
+                       : f->id == F_MAX_BODY_BYTES ? MAX_BODY_LIMIT
+                                                   : MAX_BACKLOG;
+        uint64_t min = f->id == F_MAX_HEADER_BYTES ? 256 : f->id == F_LOG_BACKLOG ? 1024 : 0;
         if (cli_parse_size(v, max, &n) < 0 || n < min) {
             return fail(err,
                         "invalid value '%s' for %s (expected a size from %llu to %llu bytes, "
                         "e.g. 8k)",
                         v, shown, (unsigned long long)min, (unsigned long long)max);
         }
-        *(f->id == F_MAX_HEADER_BYTES ? &o->max_header_bytes : &o->max_body_bytes) = (size_t)n;
+        *(f->id == F_MAX_HEADER_BYTES ? &o->max_header_bytes
+          : f->id == F_MAX_BODY_BYTES ? &o->max_body_bytes
+                                      : &o->log_backlog) = (size_t)n;
         break;
     }
     case F_HEADER_TIMEOUT:
@@ -445,6 +455,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
     o->max_connections = CLI_DEFAULT_MAX_CONNECTIONS;
     o->hwm = CLI_DEFAULT_HWM;
     o->heartbeat_ms = CLI_DEFAULT_HEARTBEAT_MS;
+    o->log_backlog = CLI_DEFAULT_LOG_BACKLOG;
     unsigned seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

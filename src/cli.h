@@ -52,6 +52,7 @@ struct cli_options {
     /* sub */
     const char *log_path;
     enum logline_format log_format;
+    size_t log_backlog; /* unwritten log bytes held while writes fail */
     /* sub: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
     char metrics_host[256];
     int metrics_port;
@@ -76,6 +77,7 @@ struct cli_options {
 #define CLI_DEFAULT_IDLE_TIMEOUT_MS 60000
 #define CLI_DEFAULT_MAX_CONNECTIONS 10000
 #define CLI_DEFAULT_HWM 1000
+#define CLI_DEFAULT_LOG_BACKLOG (64 * 1024 * 1024)
 #define CLI_DEFAULT_HEARTBEAT_MS 2000
 
 /* Parses argv (argv[0] is the program). Both --flag=value and --flag value are accepted.

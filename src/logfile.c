@@ -19,6 +19,7 @@ int logfile_open(struct logfile *lf, const char *path)
 {
     memset(lf, 0, sizeof *lf);
     lf->path = path;
+    lf->max_pending = LOGFILE_MAX_PENDING;
     if (strcmp(path, "-") == 0) {
         lf->fd = STDOUT_FILENO;
         lf->is_stdout = true;
@@ -33,6 +34,17 @@ int logfile_open(struct logfile *lf, const char *path)
     return 0;
 }
 
+static uint64_t count_lines(const char *p, size_t n)
+{
+    uint64_t lines = 0;
+    const char *end = p + n;
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        lines++;
+        p++;
+    }
+    return lines;
+}
+
 int logfile_flush(struct logfile *lf, const char *who)
 {
     size_t off = 0;
@@ -44,9 +56,15 @@ int logfile_flush(struct logfile *lf, const char *who)
         }
         if (n < 0) {
             rc = -errno;
+            lf->write_errors++;
             break;
         }
         off += (size_t)n;
+    }
+    /* A line counts once its newline is written; a partly written line completes later. */
+    lf->lines_written += count_lines(lf->pending.data, off);
+    if (off > 0) {
+        lf->mid_line = lf->pending.data[off - 1] != '\n';
     }
     buf_consume(&lf->pending, off);
     if (rc == 0) {
@@ -57,19 +75,31 @@ int logfile_flush(struct logfile *lf, const char *who)
         return 0;
     }
     if (!lf->failing) {
-        diag(who, "write(%s): %s; keeping up to %u MiB until it works again",
-             lf->is_stdout ? "standard output" : lf->path, strerror(-rc),
-             LOGFILE_MAX_PENDING >> 20);
+        diag(who, "write(%s): %s; keeping up to %zu bytes of lines until it works again",
+             lf->is_stdout ? "standard output" : lf->path, strerror(-rc), lf->max_pending);
         lf->failing = true;
     }
-    if (lf->pending.len > LOGFILE_MAX_PENDING) {
-        /* Drop whole lines from the front so what is finally written still starts a line. */
-        const char *keep = memchr(lf->pending.data + (lf->pending.len - LOGFILE_MAX_PENDING), '\n',
-                                  LOGFILE_MAX_PENDING);
-        size_t drop = keep ? (size_t)(keep + 1 - lf->pending.data) : lf->pending.len;
-        lf->dropped_bytes += drop;
-        buf_consume(&lf->pending, drop);
-        diag(who, "dropped %zu bytes of log lines that could not be written", drop);
+    if (lf->pending.len > lf->max_pending) {
+        /* Drop whole lines from the front so what is finally written still starts a line. The
+         * first pending line may be partly written already: it is kept whole, never cut. */
+        size_t from = lf->pending.len - lf->max_pending;
+        const char *first_end = memchr(lf->pending.data, '\n', lf->pending.len);
+        size_t skip = lf->mid_line && first_end ? (size_t)(first_end + 1 - lf->pending.data) : 0;
+        if (from < skip) {
+            from = skip;
+        }
+        const char *keep = from < lf->pending.len
+                               ? memchr(lf->pending.data + from, '\n', lf->pending.len - from)
+                               : NULL;
+        size_t end = keep ? (size_t)(keep + 1 - lf->pending.data) : lf->pending.len;
+        if (end > skip) {
+            uint64_t lines = count_lines(lf->pending.data + skip, end - skip);
+            lf->lines_dropped += lines;
+            lf->bytes_dropped += end - skip;
+            buf_erase(&lf->pending, skip, end - skip);
+            diag(who, "dropped %llu log lines (%zu bytes) that could not be written",
+                 (unsigned long long)lines, end - skip);
+        }
     }
     return rc;
 }
@@ -78,6 +108,12 @@ int logfile_reopen(struct logfile *lf, const char *who)
 {
     int rc = logfile_flush(lf, who);
     if (lf->is_stdout) {
+        return rc;
+    }
+    if (rc < 0 && lf->mid_line) {
+        /* Switching now would leave half a line in each file. */
+        diag(who, "reopen %s: postponed, the old file ends in a line not yet complete",
+             lf->path);
         return rc;
     }
     int fd = open_append(lf->path);

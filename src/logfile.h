@@ -10,20 +10,26 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
-/* Past this much unwritten data (the disk is full, say) the oldest pending bytes are dropped
- * and counted rather than growing without bound. */
+/* Past this much unwritten data (the disk is full, say) the oldest pending lines are dropped
+ * and counted rather than growing without bound (the default of --log-backlog). */
 #define LOGFILE_MAX_PENDING (64u * 1024 * 1024)
 
 struct logfile {
     int fd;
     bool is_stdout;
     bool failing;     /* the last write failed; reported once until one succeeds */
+    bool mid_line;    /* the file ends inside a line whose rest is pending */
     const char *path; /* borrowed from the options; "-" is standard output */
     struct buf pending;
-    unsigned long long dropped_bytes;
+    size_t max_pending; /* LOGFILE_MAX_PENDING unless the owner sets another */
+    uint64_t lines_written;
+    uint64_t lines_dropped;
+    uint64_t bytes_dropped;
+    uint64_t write_errors; /* failed write(2) calls */
 };
 
 /* Opens path for appending (creating it 0644), or uses standard output for "-".

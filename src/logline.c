@@ -242,7 +242,13 @@ int logline_append(struct logline *l, struct buf *out, const struct wire_msg *m,
         if (rc == 0) {
             rc = buf_append_byte(out, ' ');
         }
-        if (rc == 0) {
+        if (rc == 0 && m->text_len > 0 && m->text[0] == '!') {
+            /* A leading '!' marks the sub's own lines (gaps): a message cannot start one. */
+            rc = buf_append(out, "\\x21", 4);
+            if (rc == 0) {
+                rc = logline_escape_text(out, m->text + 1, m->text_len - 1);
+            }
+        } else if (rc == 0) {
             rc = logline_escape_text(out, m->text, m->text_len);
         }
         if (rc == 0) {
@@ -252,6 +258,49 @@ int logline_append(struct logline *l, struct buf *out, const struct wire_msg *m,
     }
     if (rc < 0) {
         /* Never leave half a line behind. */
+        out->len = start;
+    }
+    return rc;
+}
+
+int logline_append_gap(struct logline *l, struct buf *out, const uint8_t publisher[WIRE_ID_LEN],
+                       uint64_t lost, const struct timespec *now)
+{
+    size_t start = out->len;
+    char id[2 * WIRE_ID_LEN + 1];
+    wire_id_hex(publisher, id);
+    refresh_time(l, now->tv_sec);
+    int rc;
+    switch (l->format) {
+    case LOGLINE_JSON:
+        rc = buf_append_str(out, "{\"time\":\"");
+        if (rc == 0) {
+            rc = append_utc_millis(l, out, now);
+        }
+        if (rc == 0) {
+            rc = buf_appendf(out, "\",\"event\":\"gap\",\"publisher\":\"%s\",\"lost\":%" PRIu64 "}\n",
+                             id, lost);
+        }
+        break;
+    case LOGLINE_PYTHON:
+        /* Messages are INFO lines; Python logging's WARNING level marks this one. */
+        rc = buf_appendf(out, "WARNING:root:gap publisher=%s lost=%" PRIu64 " - ", id, lost);
+        if (rc == 0) {
+            rc = buf_append(out, l->cached, l->cached_len);
+        }
+        if (rc == 0) {
+            rc = buf_append_byte(out, '\n');
+        }
+        break;
+    case LOGLINE_TEXT:
+    default:
+        rc = append_utc_millis(l, out, now);
+        if (rc == 0) {
+            rc = buf_appendf(out, " !gap publisher=%s lost=%" PRIu64 "\n", id, lost);
+        }
+        break;
+    }
+    if (rc < 0) {
         out->len = start;
     }
     return rc;

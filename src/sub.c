@@ -15,9 +15,14 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "diag.h"
+#include "http_server.h"
 #include "logfile.h"
 #include "logline.h"
+#include "metrics.h"
+#include "router.h"
+#include "seqtrack.h"
 #include "wire.h"
 #include "zendpoint.h"
 #include "zwatch.h"
@@ -31,6 +36,8 @@
 #define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
 /* The frames of the message being received; a layout has at most three. */
 #define SUB_MAX_FRAMES 3
+/* While the log cannot be written, how often to try again even if no message arrives. */
+#define SUB_RETRY_MS 1000
 
 struct sub {
     uv_loop_t loop;
@@ -40,6 +47,13 @@ struct sub {
     bool watching;
     struct logfile log;
     struct logline line;
+    uv_timer_t retry; /* flushes again while the log device fails */
+    struct seqtrack seq;
+    struct diag_limit gap_limit;
+    /* --metrics: /healthz and /metrics through the pub's HTTP code. */
+    struct http_server http;
+    struct router router;
+    bool http_started;
     const struct cli_options *o;
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -96,6 +110,28 @@ static void check_layout(struct sub *s, const struct wire_msg *m)
     }
 }
 
+/* Writes a gap line before a framed message whose predecessors from its publisher are missing. */
+static void note_gap(struct sub *s, const struct wire_msg *m, const struct timespec *now)
+{
+    int64_t lost = seqtrack_see(&s->seq, m->publisher, m->seq);
+    if (lost < 0) {
+        diag_limited(&s->gap_limit, uv_now(&s->loop), 10000, "sub",
+                     "out of memory tracking publishers: gaps are not counted");
+        return;
+    }
+    if (lost == 0) {
+        return;
+    }
+    char id[2 * WIRE_ID_LEN + 1];
+    wire_id_hex(m->publisher, id);
+    diag_limited(&s->gap_limit, uv_now(&s->loop), 10000, "sub",
+                 "gap: %lld message(s) of publisher %s missing before seq %llu", (long long)lost, id,
+                 (unsigned long long)m->seq);
+    if (logline_append_gap(&s->line, &s->log.pending, m->publisher, (uint64_t)lost, now) < 0) {
+        diag("sub", "out of memory formatting a gap line");
+    }
+}
+
 /* Receives and formats up to `budget` messages. Returns how many were received. */
 static unsigned drain(struct sub *s, unsigned budget)
 {
@@ -132,6 +168,9 @@ static unsigned drain(struct sub *s, unsigned budget)
         check_layout(s, &m);
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
+        if (m.kind == WIRE_FRAMED) {
+            note_gap(s, &m, &now);
+        }
         if (logline_append(&s->line, &s->log.pending, &m, &now) < 0) {
             diag("sub", "out of memory formatting a log line");
         }
@@ -139,11 +178,29 @@ static unsigned drain(struct sub *s, unsigned budget)
     return done;
 }
 
+static void on_retry(uv_timer_t *t);
+
+/* Writes what is pending; while that fails, a timer keeps trying even if no message comes. */
+static void flush_log(struct sub *s)
+{
+    int rc = logfile_flush(&s->log, "sub");
+    if (rc < 0 && !uv_is_active((uv_handle_t *)&s->retry) && !s->stopping) {
+        uv_timer_start(&s->retry, on_retry, SUB_RETRY_MS, SUB_RETRY_MS);
+    } else if (rc == 0) {
+        uv_timer_stop(&s->retry);
+    }
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    flush_log(t->data);
+}
+
 static void on_readable(struct zwatch *w)
 {
     struct sub *s = w->data;
     drain(s, SUB_BUDGET);
-    logfile_flush(&s->log, "sub");
+    flush_log(s);
 }
 
 static void on_signal_closed(uv_handle_t *h)
@@ -156,23 +213,32 @@ static void close_signals(struct sub *s)
     uv_close((uv_handle_t *)&s->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&s->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&s->sighup, on_signal_closed);
+    uv_close((uv_handle_t *)&s->retry, on_signal_closed);
+}
+
+static void on_http_stopped(struct http_server *h)
+{
+    close_signals(h->data);
 }
 
 static void on_unwatched(struct zwatch *w)
 {
-    close_signals(w->data);
+    struct sub *s = w->data;
+    http_server_stop(&s->http, 0, on_http_stopped);
 }
 
 /* Closes every handle; the loop then ends. Also the unwinding of a failed start, when the
- * socket may never have been watched. */
+ * socket may never have been watched. Receiving stops first, so nothing is logged after the
+ * final count; the metrics server then closes at once (a scrape is not worth waiting for). */
 static void stop(struct sub *s)
 {
     s->stopping = true;
+    uv_timer_stop(&s->retry);
     if (s->watching) {
         s->watching = false;
         zwatch_close(&s->watch, on_unwatched);
     } else {
-        close_signals(s);
+        http_server_stop(&s->http, 0, on_http_stopped);
     }
 }
 
@@ -200,8 +266,12 @@ static void on_signal(uv_signal_t *h, int signum)
         }
     }
     logfile_flush(&s->log, "sub");
-    diag("sub", "%s: stopping after %llu messages (%u in the final drain)", strsignal(signum),
-         (unsigned long long)s->received, total);
+    diag("sub",
+         "%s: stopping after %llu messages (%u in the final drain), %llu lines written, "
+         "%llu messages missing in %llu gaps, %llu lines lost to write errors",
+         strsignal(signum), (unsigned long long)s->received, total,
+         (unsigned long long)s->log.lines_written, (unsigned long long)s->seq.lost,
+         (unsigned long long)s->seq.gaps, (unsigned long long)s->log.lines_dropped);
     stop(s);
 }
 
@@ -239,6 +309,9 @@ static int open_socket(struct sub *s)
         }
     }
     if (rc == 0) {
+        rc = zendpoint_tune(s->sock, "sub", ZMQ_RCVHWM, o->hwm, o->heartbeat_ms);
+    }
+    if (rc == 0) {
         rc = zendpoint_attach(s->sock, "sub", o->binds, o->nbinds, o->connects, o->nconnects);
     }
     if (rc == 0) {
@@ -264,7 +337,14 @@ static int start(struct sub *s)
         diag("sub", "cannot open log %s: %s", o->log_path, strerror(-rc));
         return rc;
     }
+    s->log.max_pending = o->log_backlog;
     logline_init(&s->line, o->log_format);
+    if (o->metrics_port >= 0) {
+        rc = http_server_listen(&s->http, o->metrics_host, o->metrics_port);
+        if (rc < 0) {
+            return rc;
+        }
+    }
     rc = open_socket(s);
     if (rc < 0) {
         return rc;
@@ -275,6 +355,61 @@ static int start(struct sub *s)
     diag("sub", "logging to %s (%s)", s->log.is_stdout ? "standard output" : o->log_path,
          formats[o->log_format]);
     return 0;
+}
+
+static const char *unhealthy(void *owner)
+{
+    const struct sub *s = owner;
+    if (s->stopping) {
+        return "stopping";
+    }
+    return s->log.failing ? "the log cannot be written" : NULL;
+}
+
+static int render_metrics(void *owner, struct buf *out)
+{
+    const struct sub *s = owner;
+    struct metrics m = {.out = out};
+    metrics_family(&m, "downcase_build_info", "gauge", "The running version; always 1.");
+    metrics_sample(&m, "downcase_build_info", "version", DOWNCASE_VERSION,
+                   strlen(DOWNCASE_VERSION), 1);
+    metrics_http(&m, &s->http);
+    metrics_single(&m, "downcase_received_messages_total", "counter",
+                   "Messages received from publishers.", s->received);
+    metrics_single(&m, "downcase_malformed_messages_total", "counter",
+                   "Messages ignored: neither the plain nor the framed layout.", s->malformed);
+    metrics_single(&m, "downcase_log_lines_written_total", "counter",
+                   "Log lines written to the log file (messages and gap lines).",
+                   s->log.lines_written);
+    metrics_single(&m, "downcase_log_write_errors_total", "counter",
+                   "Failed writes to the log file.", s->log.write_errors);
+    metrics_single(&m, "downcase_log_lines_dropped_total", "counter",
+                   "Log lines dropped because the log could not be written for too long "
+                   "(past --log-backlog).",
+                   s->log.lines_dropped);
+    metrics_single(&m, "downcase_log_pending_bytes", "gauge",
+                   "Log bytes waiting to be written.", s->log.pending.len);
+    metrics_single(&m, "downcase_sequence_gaps_total", "counter",
+                   "Jumps in framed publishers' sequence numbers.", s->seq.gaps);
+    metrics_single(&m, "downcase_lost_messages_total", "counter",
+                   "Framed messages missing in those jumps.", s->seq.lost);
+    metrics_family(&m, "downcase_publisher_lost_messages_total", "counter",
+                   "Framed messages missing, by publisher id.");
+    for (size_t i = 0; i < s->seq.n; i++) {
+        char id[2 * WIRE_ID_LEN + 1];
+        wire_id_hex(s->seq.peers[i].id, id);
+        metrics_sample(&m, "downcase_publisher_lost_messages_total", "publisher", id,
+                       2 * WIRE_ID_LEN, s->seq.peers[i].lost);
+    }
+    metrics_family(&m, "downcase_publisher_received_messages_total", "counter",
+                   "Framed messages received, by publisher id.");
+    for (size_t i = 0; i < s->seq.n; i++) {
+        char id[2 * WIRE_ID_LEN + 1];
+        wire_id_hex(s->seq.peers[i].id, id);
+        metrics_sample(&m, "downcase_publisher_received_messages_total", "publisher", id,
+                       2 * WIRE_ID_LEN, s->seq.peers[i].received);
+    }
+    return m.rc;
 }
 
 int sub_run(const struct cli_options *o)
@@ -306,7 +441,14 @@ int sub_run(const struct cli_options *o)
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_signal_init(&s->loop, &s->sighup);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s;
+    uv_timer_init(&s->loop, &s->retry);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s->retry.data = s;
+    seqtrack_init(&s->seq);
+    router_init(&s->router, NULL,
+                (struct router_status){.unhealthy = unhealthy, .render = render_metrics, .owner = s});
+    http_server_init(&s->http, &s->loop, "sub", router_handle, &s->router);
+    http_server_set_limits(&s->http, o);
+    s->http.data = s;
 
     if (start(s) < 0) {
         status = 1;
@@ -328,6 +470,8 @@ int sub_run(const struct cli_options *o)
         zmq_close(s->sock);
     }
     zmq_ctx_term(s->zctx);
+    router_finish(&s->router);
+    seqtrack_finish(&s->seq);
     free(s);
     return status;
 }
