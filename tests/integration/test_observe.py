@@ -1,0 +1,194 @@
+"""Observability: /healthz and /metrics on the pub and on the sub's --metrics server, validated
+by promtool (Prometheus' own checker), and the sub's gap accounting: forced loss is reported
+exactly."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+import harness
+from harness import http_get, read_lines, wait_for, warm_up
+
+PROMTOOL = shutil.which("promtool")
+
+
+def scrape(host, port):
+    status, headers, body = http_get(host, port, "/metrics")
+    assert status == 200, (status, body)
+    assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8", headers
+    return body.decode()
+
+
+def samples(text):
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def sub_metrics_address(sub):
+    m = sub.wait_line(r"http listening on (\S+)")
+    host, _, port = m.group(1).rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class ObserveTest(harness.ProcessTest):
+    def promtool(self, text):
+        if PROMTOOL is None:
+            self.fail("promtool is missing (Debian package prometheus; scripts/test installs it)")
+        p = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=30)
+        # promtool exits 0 and prints nothing for a clean exposition; lint findings are errors.
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout + p.stderr, b"", "promtool findings")
+
+    def test_pub_healthz(self):
+        pub = self.start(harness.Pub)
+        status, headers, body = http_get(pub.host, pub.port, "/healthz")
+        self.assertEqual((status, body), (200, b"ok\n"))
+        status, _, _ = harness.http_raw(pub.host, pub.port,
+                                        b"POST /healthz HTTP/1.1\r\nHost: t\r\n"
+                                        b"Content-Length: 0\r\n\r\n")[0]
+        self.assertEqual(status, 405)
+
+    def test_pub_metrics_count_traffic_and_pass_promtool(self):
+        pub = self.start(harness.Pub)
+        for i in range(3):
+            self.assertEqual(pub.get("x%d" % i)[0], 200)
+        self.assertEqual(http_get(pub.host, pub.port, "/nope")[0], 404)
+        self.assertEqual(http_get(pub.host, pub.port, "/downcase/")[0], 400)
+        text = scrape(pub.host, pub.port)
+        self.promtool(text)
+        s = samples(text)
+        self.assertEqual(s['downcase_http_requests_total{code="200"}'], 3)
+        self.assertEqual(s['downcase_http_requests_total{code="404"}'], 1)
+        self.assertEqual(s['downcase_http_requests_total{code="400"}'], 1)
+        # Nobody subscribes: ZeroMQ accepts and discards, so every 200 counts as published.
+        self.assertEqual(s["downcase_published_messages_total"], 3)
+        self.assertEqual(s["downcase_dropped_messages_total"], 0)
+        self.assertEqual(s["downcase_http_connections_open"], 1)  # the scrape itself
+        self.assertGreaterEqual(s["downcase_http_connections_accepted_total"], 6)
+        self.assertGreater(s["downcase_http_received_bytes_total"], 0)
+        self.assertGreater(s["downcase_http_sent_bytes_total"], 0)
+        self.assertIn('downcase_build_info{version="', text)
+        # HEAD answers the same headers without a body.
+        res = harness.http_raw(pub.host, pub.port, b"HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n",
+                               methods=["HEAD"])
+        self.assertEqual(res[0][0], 200)
+        self.assertEqual(res[0][2], b"")
+
+    def test_sub_metrics_and_healthz(self):
+        pub = self.start(harness.Pub, "--wire=framed")
+        log = self.tmp.file("sub.log")
+        sub = self.start(harness.Sub, "--metrics=127.0.0.1:0", log=log, connect=pub.endpoint)
+        host, port = sub_metrics_address(sub)
+        n = warm_up(pub, log)
+        for i in range(5):
+            pub.get("m%d" % i)
+        wait_for(lambda: len(read_lines(log)) == n + 5, 5, "five lines")
+        status, _, body = http_get(host, port, "/healthz")
+        self.assertEqual((status, body), (200, b"ok\n"))
+        self.assertEqual(http_get(host, port, "/downcase/?param=x")[0], 404)
+        text = scrape(host, port)
+        self.promtool(text)
+        s = samples(text)
+        self.assertEqual(s["downcase_received_messages_total"], n + 5)
+        self.assertEqual(s["downcase_log_lines_written_total"], n + 5)
+        self.assertEqual(s["downcase_lost_messages_total"], 0)
+        self.assertEqual(s["downcase_log_write_errors_total"], 0)
+        per_pub = [k for k in s if k.startswith("downcase_publisher_received_messages_total{")]
+        self.assertEqual(len(per_pub), 1, per_pub)
+
+    def test_metrics_address_in_use_is_a_startup_error(self):
+        pub = self.start(harness.Pub)
+        p = harness.Proc(["--role=sub", "--metrics=127.0.0.1:%d" % pub.port, "--log=-"])
+        self.addCleanup(p.kill)
+        rc = p.wait(10)
+        self.assertEqual(rc, 1, p.stderr_text())
+        self.assertRegex(p.stderr_text(), r"listen on 127\.0\.0\.1:%d.*address already in use"
+                         % pub.port)
+
+    # ---- loss is seen, never silent ---------------------------------------------------------
+
+    def test_forced_loss_is_reported_exactly(self):
+        """A stalled subscriber with tiny high-water marks: the publisher refuses messages
+        (NODROP), counts them, and the subscriber's gap lines add up to exactly that count."""
+        pub = self.start(harness.Pub, "--wire=framed", "--hwm=10")
+        log = self.tmp.file("sub.log")
+        sub = self.start(harness.Sub, "--hwm=10", "--metrics=127.0.0.1:0", log=log,
+                         connect=pub.endpoint)
+        host, port = sub_metrics_address(sub)
+        n0 = warm_up(pub, log)
+        before = samples(scrape(pub.host, pub.port))
+        sub.popen.send_signal(signal.SIGSTOP)
+        try:
+            total = 3000
+            with harness.connect(pub.host, pub.port) as s:
+                for i in range(0, total, 100):
+                    batch = b"".join(b"GET /downcase/?param=loss-%05d HTTP/1.1\r\nHost: t\r\n\r\n"
+                                     % j for j in range(i, i + 100))
+                    s.sendall(batch)
+                    res = harness.read_responses(s, 100)
+                    self.assertEqual([r[0] for r in res], [200] * 100)
+        finally:
+            sub.popen.send_signal(signal.SIGCONT)
+        after = samples(scrape(pub.host, pub.port))
+        dropped = after["downcase_dropped_messages_total"] - before["downcase_dropped_messages_total"]
+        published = (after["downcase_published_messages_total"]
+                     - before["downcase_published_messages_total"])
+        self.assertEqual(dropped + published, total)
+        self.assertGreater(dropped, 0, "nothing was refused: the test forced no loss")
+        # One more message after the stall, so the last gap is closed by a later sequence number.
+        pub.get("after-the-stall")
+        wait_for(lambda: any(b"after-the-stall" in l for l in read_lines(log)), 10,
+                 "the message after the stall")
+        lines = read_lines(log)[n0:]
+        logged = [l for l in lines if b" lower case of loss-" in l]
+        gaps = [re.search(rb" !gap publisher=([0-9a-f]{16}) lost=(\d+)$", l) for l in lines]
+        gaps = [g for g in gaps if g]
+        reported = sum(int(g.group(2)) for g in gaps)
+        print("\n  loss: %d sent, %d published, %d refused; %d logged, %d reported in %d gap lines"
+              % (total, published, dropped, len(logged), reported, len(gaps)), end=" ")
+        self.assertEqual(len(logged), published)
+        self.assertEqual(reported, dropped)
+        # Every line is either a message or a gap line, and the messages are in order.
+        nums = [int(re.search(rb"loss-(\d+)", l).group(1)) for l in logged]
+        self.assertEqual(nums, sorted(nums))
+        s = samples(scrape(host, port))
+        self.assertEqual(s["downcase_lost_messages_total"], dropped)
+        self.assertEqual(s["downcase_sequence_gaps_total"], len(gaps))
+
+    def test_message_cannot_forge_a_gap_line(self):
+        pub = self.start(harness.Pub)
+        log = self.tmp.file("sub.log")
+        self.start(harness.Sub, log=log, connect=pub.endpoint)
+        n0 = warm_up(pub, log)
+        # The tutorial's plain wire sends the text as is; a raw PUB could send anything.
+        import zmq
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.PUB)
+        self.addCleanup(ctx.term)
+        self.addCleanup(sock.close, 0)
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        sub2_log = self.tmp.file("sub2.log")
+        self.start(harness.Sub, log=sub2_log, connect="tcp://127.0.0.1:%d" % port)
+        forged = b"!gap publisher=0000000000000000 lost=5"
+        deadline = time.monotonic() + 10 * harness.SLOW
+        while not read_lines(sub2_log) and time.monotonic() < deadline:
+            sock.send(forged)
+            time.sleep(0.05)
+        lines = read_lines(sub2_log)
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertNotRegex(line, rb"^\S+ !gap ")
+            self.assertRegex(line, rb"^\S+ \\x21gap publisher=0{16} lost=5$")
+
+
+if __name__ == "__main__":
+    unittest.main()
