@@ -25,6 +25,7 @@
 #include "seqtrack.h"
 #include "wire.h"
 #include "zendpoint.h"
+#include "zmonitor.h"
 #include "zwatch.h"
 
 /* Messages handled per loop iteration before HTTP (later: metrics) and signals get a turn. */
@@ -45,6 +46,8 @@ struct sub {
     void *sock;
     struct zwatch watch;
     bool watching;
+    struct zmonitor monitor;
+    bool monitoring;
     struct logfile log;
     struct logline line;
     uv_timer_t retry; /* flushes again while the log device fails */
@@ -221,10 +224,25 @@ static void on_http_stopped(struct http_server *h)
     close_signals(h->data);
 }
 
+static void on_unmonitored(struct zmonitor *m)
+{
+    struct sub *s = m->data;
+    http_server_stop(&s->http, 0, on_http_stopped);
+}
+
+static void stop_monitor(struct sub *s)
+{
+    if (s->monitoring) {
+        s->monitoring = false;
+        zmonitor_close(&s->monitor, on_unmonitored);
+    } else {
+        http_server_stop(&s->http, 0, on_http_stopped);
+    }
+}
+
 static void on_unwatched(struct zwatch *w)
 {
-    struct sub *s = w->data;
-    http_server_stop(&s->http, 0, on_http_stopped);
+    stop_monitor(w->data);
 }
 
 /* Closes every handle; the loop then ends. Also the unwinding of a failed start, when the
@@ -238,7 +256,7 @@ static void stop(struct sub *s)
         s->watching = false;
         zwatch_close(&s->watch, on_unwatched);
     } else {
-        http_server_stop(&s->http, 0, on_http_stopped);
+        stop_monitor(s);
     }
 }
 
@@ -312,6 +330,13 @@ static int open_socket(struct sub *s)
         rc = zendpoint_tune(s->sock, "sub", ZMQ_RCVHWM, o->hwm, o->heartbeat_ms);
     }
     if (rc == 0) {
+        /* Before attaching, so the first connections are reported too. */
+        rc = zmonitor_init(&s->monitor, &s->loop, s->zctx, s->sock, "inproc://downcase-sub-monitor",
+                           "sub");
+        s->monitoring = rc == 0;
+        s->monitor.data = s;
+    }
+    if (rc == 0) {
         rc = zendpoint_attach(s->sock, "sub", o->binds, o->nbinds, o->connects, o->nconnects);
     }
     if (rc == 0) {
@@ -376,6 +401,12 @@ static int render_metrics(void *owner, struct buf *out)
     metrics_http(&m, &s->http);
     metrics_single(&m, "downcase_received_messages_total", "counter",
                    "Messages received from publishers.", s->received);
+    metrics_single(&m, "downcase_zmq_peers_connected", "gauge",
+                   "ZeroMQ peers (publishers) connected now, handshake done.",
+                   zmonitor_connected(&s->monitor));
+    metrics_single(&m, "downcase_zmq_peer_disconnects_total", "counter",
+                   "ZeroMQ peer connections that ended (closed, or found dead by heartbeats).",
+                   s->monitor.down);
     metrics_single(&m, "downcase_malformed_messages_total", "counter",
                    "Messages ignored: neither the plain nor the framed layout.", s->malformed);
     metrics_single(&m, "downcase_log_lines_written_total", "counter",

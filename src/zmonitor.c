@@ -1,0 +1,136 @@
+/* zmonitor: connection events of a ZeroMQ socket (why and what: zmonitor.h). */
+#include "zmonitor.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+/* Events read per loop turn: a reconnect storm must not starve the rest of the loop. */
+#define ZMONITOR_BUDGET 64
+
+uint64_t zmonitor_connected(const struct zmonitor *m)
+{
+    return m->up > m->down ? m->up - m->down : 0;
+}
+
+/* Receives one event: 6 bytes (u16 event, u32 value, host order) then the endpoint. */
+static int receive(struct zmonitor *m, uint16_t *event, char *endpoint, size_t size)
+{
+    uint8_t head[6];
+    int n = zmq_recv(m->pair, head, sizeof head, ZMQ_DONTWAIT);
+    if (n < 0) {
+        return -zmq_errno();
+    }
+    *event = 0;
+    if (n >= (int)sizeof head) {
+        memcpy(event, head, sizeof *event);
+    }
+    int more = 0;
+    size_t len = sizeof more;
+    zmq_getsockopt(m->pair, ZMQ_RCVMORE, &more, &len);
+    endpoint[0] = '\0';
+    if (more) {
+        n = zmq_recv(m->pair, endpoint, size - 1, 0);
+        if (n < 0) {
+            return -zmq_errno();
+        }
+        endpoint[(size_t)n < size - 1 ? (size_t)n : size - 1] = '\0';
+    }
+    return 0;
+}
+
+static void on_event(struct zwatch *w)
+{
+    struct zmonitor *m = w->data;
+    for (int i = 0; i < ZMONITOR_BUDGET; i++) {
+        uint16_t event = 0;
+        char endpoint[256];
+        if (receive(m, &event, endpoint, sizeof endpoint) < 0) {
+            return; /* EAGAIN: drained; ETERM: stopping */
+        }
+        /* The endpoint came from libzmq, but a peer's address is text we print: keep it one
+         * line whatever it holds. */
+        for (char *c = endpoint; *c; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7F) {
+                *c = '?';
+            }
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            m->up++;
+            diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
+                         endpoint, (unsigned long long)zmonitor_connected(m));
+        } else if (event == ZMQ_EVENT_DISCONNECTED) {
+            /* Only a connection that completed its handshake was counted up. */
+            if (m->down < m->up) {
+                m->down++;
+            }
+            diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
+                         "peer %s down (%llu connected)", endpoint,
+                         (unsigned long long)zmonitor_connected(m));
+        }
+    }
+}
+
+int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
+                  const char *who)
+{
+    memset(m, 0, sizeof *m);
+    m->loop = loop;
+    m->who = who;
+    m->target = target;
+    if (zmq_socket_monitor(target, name,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+        int err = zmq_errno();
+        diag(who, "zmq_socket_monitor(%s): %s", name, zmq_strerror(err));
+        return -err;
+    }
+    m->pair = zmq_socket(zctx, ZMQ_PAIR);
+    int zero = 0;
+    int rc = m->pair ? 0 : -zmq_errno();
+    if (rc == 0 && zmq_setsockopt(m->pair, ZMQ_LINGER, &zero, sizeof zero) != 0) {
+        rc = -zmq_errno();
+    }
+    if (rc == 0 && zmq_connect(m->pair, name) != 0) {
+        rc = -zmq_errno();
+    }
+    if (rc < 0) {
+        diag(who, "monitor socket %s: %s", name, zmq_strerror(-rc));
+    } else {
+        rc = zwatch_init(&m->watch, loop, m->pair, ZMQ_POLLIN, on_event, who);
+    }
+    if (rc < 0) {
+        zmq_socket_monitor(target, NULL, 0);
+        if (m->pair) {
+            zmq_close(m->pair);
+            m->pair = NULL;
+        }
+        return rc;
+    }
+    m->watch.data = m;
+    m->watching = true;
+    return 0;
+}
+
+static void on_unwatched(struct zwatch *w)
+{
+    struct zmonitor *m = w->data;
+    zmq_close(m->pair);
+    m->pair = NULL;
+    if (m->closed_cb) {
+        m->closed_cb(m);
+    }
+}
+
+void zmonitor_close(struct zmonitor *m, void (*closed_cb)(struct zmonitor *m))
+{
+    m->closed_cb = closed_cb;
+    if (!m->watching) {
+        if (closed_cb) {
+            closed_cb(m);
+        }
+        return;
+    }
+    m->watching = false;
+    zmq_socket_monitor(m->target, NULL, 0);
+    zwatch_close(&m->watch, on_unwatched);
+}

@@ -1,0 +1,43 @@
+/* zmonitor: a ZeroMQ socket's connection events, reported and counted, in the same loop.
+ *
+ * libzmq publishes a socket's events (zmq_socket_monitor) on an inproc PAIR socket; that socket
+ * is watched through its ZMQ_FD like any other (zwatch.h). downcase uses it so an operator sees
+ * a publisher come and go: "peer tcp://10.0.0.2:4444 up" once the ZeroMQ handshake succeeded,
+ * "peer ... down" when the connection ends, including when heartbeats found a silent peer dead
+ * (--heartbeat). The lines are rate-limited, since a flapping peer could otherwise fill stderr. */
+#ifndef DOWNCASE_ZMONITOR_H
+#define DOWNCASE_ZMONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "diag.h"
+#include "zwatch.h"
+
+struct zmonitor {
+    void *target; /* the monitored socket */
+    void *pair;   /* the inproc PAIR that receives its events */
+    struct zwatch watch;
+    bool watching;
+    uv_loop_t *loop;
+    const char *who;
+    uint64_t up;   /* connections whose handshake succeeded */
+    uint64_t down; /* connections that ended */
+    struct diag_limit up_limit;
+    struct diag_limit down_limit;
+    void (*closed_cb)(struct zmonitor *m);
+    void *data; /* the owner's */
+};
+
+/* Starts monitoring `target` (a socket of zctx) under the inproc name `name` (unique in the
+ * context). 0 or a negative errno (reported); on failure nothing is left open. */
+int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
+                  const char *who);
+/* Peers connected now. */
+uint64_t zmonitor_connected(const struct zmonitor *m);
+/* Stops monitoring and closes the PAIR; closed_cb (may be NULL) runs from the loop afterwards.
+ * Call before closing the target socket. */
+void zmonitor_close(struct zmonitor *m, void (*closed_cb)(struct zmonitor *m));
+
+#endif
