@@ -34,7 +34,7 @@ static int parse(const char *const *list, struct cli_options *o, struct buf *err
 {
     struct args a;
     args_init(&a);
-    for (size_t i = 0; i < 8 && list[i] != NULL; i++) {
+    for (size_t i = 0; i < 16 && list[i] != NULL; i++) {
         args_add(&a, list[i]);
     }
     return cli_parse(a.n, a.v, o, err);
@@ -107,6 +107,28 @@ static const struct {
     {{"--role=pu\nb", NULL}, {"--role", NULL}},
     {{"--bo\ngus", NULL}, {"unknown flag", NULL}},
     {{"--role=sub", "--connect=x\ny", NULL}, {"--connect", NULL}},
+    /* Limits: sizes, durations, counts, each range-checked. */
+    {{"--role=pub", "--max-header-bytes=100", NULL}, {"'100'", "--max-header-bytes"}},
+    {{"--role=pub", "--max-header-bytes=2m", NULL}, {"'2m'", "--max-header-bytes"}},
+    {{"--role=pub", "--max-header-bytes=8kb", NULL}, {"'8kb'", NULL}},
+    {{"--role=pub", "--max-body-bytes=-1", NULL}, {"'-1'", "--max-body-bytes"}},
+    {{"--role=pub", "--max-body-bytes= 1", NULL}, {"' 1'", NULL}},
+    {{"--role=pub", "--max-body-bytes=99999999999999999999", NULL}, {"--max-body-bytes", NULL}},
+    {{"--role=pub", "--header-timeout=0", NULL}, {"'0'", "--header-timeout"}},
+    {{"--role=pub", "--header-timeout=10h", NULL}, {"'10h'", NULL}},
+    {{"--role=pub", "--idle-timeout=25h", NULL}, {"'25h'", NULL}},
+    {{"--role=pub", "--idle-timeout=1441m", NULL}, {"'1441m'", "--idle-timeout"}},
+    {{"--role=pub", "--idle-timeout=", NULL}, {"''", "--idle-timeout"}},
+    {{"--role=pub", "--heartbeat=50ms", NULL}, {"'50ms'", "at least 100ms"}},
+    {{"--role=pub", "--max-connections=0", NULL}, {"'0'", "--max-connections"}},
+    {{"--role=pub", "--max-connections=1k", NULL}, {"'1k'", "--max-connections"}},
+    {{"--role=pub", "--max-connections=1000001", NULL}, {"--max-connections", NULL}},
+    {{"--role=sub", "--hwm=0", NULL}, {"'0'", "--hwm"}},
+    {{"--role=sub", "--log-backlog=10", NULL}, {"'10'", "--log-backlog"}},
+    {{"--role=pub", "--log-backlog=1m", NULL}, {"--log-backlog does not apply", NULL}},
+    {{"--role=pub", "--metrics=127.0.0.1:9", NULL}, {"--metrics does not apply", NULL}},
+    {{"--role=sub", "--metrics=9100", NULL}, {"'9100'", "--metrics"}},
+    {{"--role=pub", "--hwm=5", "--hwm=6", NULL}, {"--hwm given more than once", NULL}},
 };
 
 static void test_errors(void)
@@ -169,6 +191,44 @@ static void test_sub_defaults(void)
     CHECK(o.log_format == LOGLINE_TEXT);
     CHECK(o.expect == CLI_EXPECT_ANY);
     CHECK(o.ntopics == 0);
+    buf_finish(&err);
+}
+
+static void test_limits(void)
+{
+    struct cli_options o;
+    struct buf err = {0};
+    CHECK(parse(ARGS("--role=pub"), &o, &err) == 0);
+    CHECK(o.max_header_bytes == 8192 && o.max_body_bytes == 65536);
+    CHECK(o.header_timeout_ms == 10000 && o.idle_timeout_ms == 60000);
+    CHECK(o.max_connections == 10000 && o.hwm == 1000 && o.heartbeat_ms == 2000);
+    CHECK(o.metrics_port == -1);
+    CHECK(parse(ARGS("--role=pub", "--max-header-bytes=16k", "--max-body-bytes", "1m",
+                     "--header-timeout=500ms", "--idle-timeout=2m", "--max-connections=7",
+                     "--hwm=3", "--heartbeat=0"),
+                &o, &err) == 0);
+    CHECK(o.max_header_bytes == 16384 && o.max_body_bytes == 1048576);
+    CHECK(o.header_timeout_ms == 500 && o.idle_timeout_ms == 120000);
+    CHECK(o.max_connections == 7 && o.hwm == 3 && o.heartbeat_ms == 0);
+    CHECK(parse(ARGS("--role=sub", "--metrics=[::1]:9100", "--log-backlog=4K", "--heartbeat=3s"),
+                &o, &err) == 0);
+    CHECK(strcmp(o.metrics_host, "::1") == 0 && o.metrics_port == 9100);
+    CHECK(o.log_backlog == 4096 && o.heartbeat_ms == 3000);
+    CHECK(o.log_backlog == 4096);
+
+    uint64_t v;
+    CHECK(cli_parse_size("0", 10, &v) == 0 && v == 0);
+    CHECK(cli_parse_size("1k", 1024, &v) == 0 && v == 1024);
+    CHECK(cli_parse_size("1k", 1023, &v) == -EINVAL);
+    CHECK(cli_parse_size("18446744073709551615k", UINT64_MAX, &v) == -EINVAL);
+    CHECK(cli_parse_size("", 10, &v) == -EINVAL);
+    CHECK(cli_parse_size("+1", 10, &v) == -EINVAL);
+    CHECK(cli_parse_duration("7", 10000, &v) == 0 && v == 7000);
+    CHECK(cli_parse_duration("7ms", 10000, &v) == 0 && v == 7);
+    CHECK(cli_parse_duration("1m", 60000, &v) == 0 && v == 60000);
+    CHECK(cli_parse_duration("1m", 59999, &v) == -EINVAL);
+    CHECK(cli_parse_duration("1.5s", 60000, &v) == -EINVAL);
+    CHECK(cli_parse_duration("1S", 60000, &v) == -EINVAL);
     buf_finish(&err);
 }
 
@@ -415,6 +475,7 @@ int main(void)
     test_pub_defaults();
     test_sub_defaults();
     test_values();
+    test_limits();
     test_help_version();
     test_repeatable();
     test_split_hostport();

@@ -473,6 +473,48 @@ static void test_text_format(void)
     }
 }
 
+/* Gap lines, and messages that would look like one. */
+static void test_gap_lines(void)
+{
+    const uint8_t id[WIRE_ID_LEN] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    struct timespec ts = {.tv_sec = T0, .tv_nsec = 5000000};
+    static const struct {
+        enum logline_format format;
+        const char *want;
+    } gaps[] = {
+        {LOGLINE_TEXT, "2025-11-24T16:20:49.005Z !gap publisher=0123456789abcdef lost=5\n"},
+        {LOGLINE_JSON, "{\"time\":\"2025-11-24T16:20:49.005Z\",\"event\":\"gap\","
+                       "\"publisher\":\"0123456789abcdef\",\"lost\":5}\n"},
+    };
+    for (size_t i = 0; i < sizeof gaps / sizeof gaps[0]; i++) {
+        struct logline l;
+        logline_init(&l, gaps[i].format);
+        struct buf out = {0};
+        CHECK(logline_append_gap(&l, &out, id, 5, &ts) == 0);
+        CHECK_MEM_STR(out.data, out.len, gaps[i].want);
+        buf_finish(&out);
+    }
+    struct logline py;
+    logline_init(&py, LOGLINE_PYTHON);
+    struct buf out = {0};
+    CHECK(logline_append_gap(&py, &out, id, 7, &ts) == 0);
+    CHECK(out.len > 0 && strncmp(out.data, "WARNING:root:gap publisher=0123456789abcdef lost=7 - ",
+                                 53) == 0);
+    CHECK(out.len > 0 && out.data[out.len - 1] == '\n');
+    buf_finish(&out);
+
+    /* A message cannot start a text line with '!'. */
+    struct logline l;
+    logline_init(&l, LOGLINE_TEXT);
+    struct wire_msg forged = plain_msg(V("!gap publisher=0123456789abcdef lost=5"));
+    check_line(&l, &forged, T0, 0,
+               "2025-11-24T16:20:49.000Z \\x21gap publisher=0123456789abcdef lost=5\n");
+    struct wire_msg bang = plain_msg(V("!"));
+    check_line(&l, &bang, T0, 0, "2025-11-24T16:20:49.000Z \\x21\n");
+    struct wire_msg inner = plain_msg(V("a!b"));
+    check_line(&l, &inner, T0, 0, "2025-11-24T16:20:49.000Z a!b\n");
+}
+
 static void test_python_format(void)
 {
     struct wire_msg m = plain_msg(V("lower case of HeLLo is hello"));
@@ -631,5 +673,6 @@ int main(void)
     test_python_format();
     test_json_format();
     test_one_line_each();
+    test_gap_lines();
     return CHECK_DONE();
 }
