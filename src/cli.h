@@ -30,6 +30,9 @@ struct cli_options {
     enum cli_role role;
     bool help;
     bool version;
+    /* --keygen=NAME: write a CURVE key pair as NAME and NAME_secret, then exit (a mode, like
+     * --version: no role needed). */
+    const char *keygen;
 
     /* pub: HTTP listen address, split from HOST:PORT or [HOST]:PORT. */
     char listen_host[256];
@@ -51,6 +54,13 @@ struct cli_options {
     /* sub */
     const char *log_path;
     enum logline_format log_format;
+
+    /* CurveZMQ (curve.h). Both roles: this side's secret certificate; sub: the publisher's
+     * public certificate (given with --curve-secret or not at all); pub: a directory of the
+     * public certificates of the clients admitted (needs --curve-secret). */
+    const char *curve_secret;
+    const char *curve_server;
+    const char *curve_allow;
 };
 
 /* Parses argv (argv[0] is the program). Both --flag=value and --flag value are accepted.

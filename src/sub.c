@@ -15,6 +15,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "diag.h"
 #include "logfile.h"
 #include "logline.h"
@@ -237,6 +238,9 @@ static int open_socket(struct sub *s)
             rc = -zmq_errno();
             diag("sub", "zmq_setsockopt(ZMQ_SUBSCRIBE, %s): %s", t, zmq_strerror(-rc));
         }
+    }
+    if (rc == 0 && o->curve_secret) {
+        rc = curve_client(s->sock, "sub", o->curve_secret, o->curve_server);
     }
     if (rc == 0) {
         rc = zendpoint_attach(s->sock, "sub", o->binds, o->nbinds, o->connects, o->nconnects);
