@@ -8,6 +8,7 @@ N failed handshakes") and its rate-limited diagnostics."""
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -159,6 +160,53 @@ class CurveTest(harness.ProcessTest):
         for t in texts:
             status, _, _ = pub.get(t)
             self.assertEqual(status, 200)
+
+    # ---- README ----------------------------------------------------------------------------
+
+    def test_readme_commands(self):
+        """Runs the sh blocks of README's "Securing the stream" in order, in a temporary
+        directory: the binary's path for build/src/downcase, a free port for 4444 and loopback
+        HTTP on port 0 are the only changes. Each subscriber must then log the stream; at the
+        end the rotated-out key is refused."""
+        readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+        text = slurp(readme)
+        section = text.split("\n## Securing the stream\n", 1)[1].split("\n## ", 1)[0]
+        blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+        self.assertEqual(len(blocks), 2, "README section changed shape")
+        d = self.tmp.path
+        pub = None
+        subs = []
+        for block in blocks:
+            for line in block.splitlines():
+                line = line.split(" #", 1)[0].strip()
+                if not line:
+                    continue
+                args = shlex.split(line)
+                self.assertIn(args[0], ["build/src/downcase", "mkdir", "cp", "rm"], line)
+                if args[0] != "build/src/downcase":
+                    subprocess.run(args, cwd=d, check=True, timeout=10)
+                    continue
+                args = [a.replace("keys/", d + "/keys/").replace("=alice.log", "=" + d + "/alice.log")
+                        for a in args[1:]]
+                if "--role=pub" in args:
+                    args.remove("--role=pub")
+                    args = [a.replace("tcp://*:4444", "tcp://127.0.0.1:*") for a in args]
+                    pub = self.start(harness.Pub, *args, bind=None)
+                elif "--role=sub" in args:
+                    args.remove("--role=sub")
+                    args = [a.replace("tcp://127.0.0.1:4444", pub.endpoint) for a in args]
+                    subs.append(self.start(harness.Sub, *args))
+                    warm_up(pub, d + "/alice.log", marker="sub-%d" % len(subs))
+                else:
+                    status, _, err = run(args, cwd=d)
+                    self.assertEqual(status, 0, err)
+        self.assertEqual(len(subs), 2)
+        self.assertEqual(subs[0].stop(), 0)
+        self.sub(pub.endpoint, "old.log", d + "/keys/alice_secret", d + "/keys/server")
+        pub.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in")
+        self.assertEqual(read_lines(self.tmp.file("old.log")), [])
+        admitted, denied, _ = counters(pub)
+        self.assertEqual((admitted, min(denied, 1)), (2, 1))
 
     # ---- keygen ----------------------------------------------------------------------------
 
