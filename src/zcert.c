@@ -206,6 +206,7 @@ int zcert_load(const char *path, enum zcert_kind kind, struct zcert *c, char *wh
         return fail(why, whysz, errno, "cannot open: %s", strerror(errno));
     }
     char *text = NULL;
+    size_t len = 0;
     int rc;
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -234,7 +235,6 @@ int zcert_load(const char *path, enum zcert_kind kind, struct zcert *c, char *wh
         rc = fail(why, whysz, ENOMEM, "out of memory");
         goto out;
     }
-    size_t len = 0;
     for (;;) {
         ssize_t n = read(fd, text + len, ZCERT_MAX_FILE + 1 - len);
         if (n < 0 && errno == EINTR) {
@@ -257,8 +257,8 @@ int zcert_load(const char *path, enum zcert_kind kind, struct zcert *c, char *wh
     rc = zcert_parse(text, len, kind, c, why, whysz);
 out:
     if (text) {
-        /* The secret key passed through this buffer. */
-        explicit_bzero(text, ZCERT_MAX_FILE + 1);
+        /* The secret key passed through this buffer (only the bytes read were written). */
+        explicit_bzero(text, len);
         free(text);
     }
     close(fd);

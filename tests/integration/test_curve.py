@@ -309,6 +309,20 @@ class CurveTest(harness.ProcessTest):
                 # A refused client may retry, so at least one of its kind and none of another.
                 self.assertEqual((admitted, min(denied, 1), min(failed, 1)), want)
 
+    def test_pub_connecting_to_a_binding_sub(self):
+        """CURVE roles do not follow bind/connect: a pub that connects is still the server."""
+        server, server_secret = self.keygen("server")
+        client, client_secret = self.keygen("client")
+        log = self.tmp.file("bound.log")
+        sub = self.start(harness.Sub, "--bind=tcp://127.0.0.1:*", "--curve-secret=" + client_secret,
+                         "--curve-server=" + server, log=log)
+        endpoint = sub.wait_line(r"zmq bind (\S+)").group(1)
+        pub = self.start(harness.Pub, "--connect=" + endpoint, "--curve-secret=" + server_secret,
+                         "--curve-allow=" + self.allow_dir(client), bind=None)
+        warm_up(pub, log)
+        admitted, denied, failed = counters(pub)
+        self.assertEqual((admitted, denied, failed), (1, 0, 0))
+
     def test_without_allow_dir_any_curve_client(self):
         server, server_secret = self.keygen("server")
         _, anyone_secret = self.keygen("anyone")
