@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "publisher.h"
 #include "router.h"
+#include "zap.h"
 
 #define PUB_GRACE_MS 1000
 
@@ -28,6 +29,7 @@ struct pub {
     struct publisher publisher;
     struct router router;
     struct http_server http;
+    struct zap zap; /* --curve-secret only */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool started;
@@ -58,6 +60,7 @@ static void on_http_stopped(struct http_server *s)
              (unsigned long long)s->counters.requests, (unsigned long long)pub->publisher.published,
              (unsigned long long)pub->publisher.dropped);
     }
+    zap_close(&pub->zap);
     if (pub->publisher.sock) {
         publisher_close(&pub->publisher, on_publisher_closed);
     } else {
@@ -107,11 +110,19 @@ static int render_metrics(void *owner, struct buf *out)
 
 static int start(struct pub *pub, const struct cli_options *o)
 {
-    int rc = publisher_init(&pub->publisher, &pub->loop, pub->zctx, o);
+    int rc;
+    /* The ZAP handler must be bound before the first CURVE server socket exists (zap.h). */
+    if (o->curve_secret && (rc = zap_init(&pub->zap, &pub->loop, pub->zctx, o->curve_allow)) < 0) {
+        return rc;
+    }
+    rc = publisher_init(&pub->publisher, &pub->loop, pub->zctx, o);
     if (rc < 0) {
         return rc;
     }
     pub->publisher.data = pub;
+    if (o->curve_secret && (rc = zap_watch(&pub->zap, pub->zctx, pub->publisher.sock)) < 0) {
+        return rc;
+    }
     rc = http_server_listen(&pub->http, o->listen_host, o->listen_port);
     if (rc < 0) {
         return rc;

@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "diag.h"
 #include "http_server.h"
 #include "logfile.h"
@@ -325,6 +326,9 @@ static int open_socket(struct sub *s)
             rc = -zmq_errno();
             diag("sub", "zmq_setsockopt(ZMQ_SUBSCRIBE, %s): %s", t, zmq_strerror(-rc));
         }
+    }
+    if (rc == 0 && o->curve_secret) {
+        rc = curve_client(s->sock, "sub", o->curve_secret, o->curve_server);
     }
     if (rc == 0) {
         rc = zendpoint_tune(s->sock, "sub", ZMQ_RCVHWM, o->hwm, o->heartbeat_ms);
