@@ -105,6 +105,15 @@ static int render_metrics(void *owner, struct buf *out)
                    "Messages ZeroMQ could not queue (a subscriber's high-water mark was reached); "
                    "each shows as a sequence gap at framed subscribers.",
                    pub->publisher.dropped);
+    metrics_single(&m, "downcase_curve_clients_admitted_total", "counter",
+                   "CURVE clients the ZAP handler admitted (0 without --curve-secret).",
+                   pub->zap.allowed);
+    metrics_single(&m, "downcase_curve_clients_denied_total", "counter",
+                   "CURVE clients the ZAP handler refused: key not in --curve-allow.",
+                   pub->zap.denied);
+    metrics_single(&m, "downcase_curve_handshakes_failed_total", "counter",
+                   "Handshakes that failed before ZAP: no CURVE, or the wrong server key.",
+                   pub->zap.failed);
     return m.rc;
 }
 

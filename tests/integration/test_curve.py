@@ -280,6 +280,14 @@ class CurveTest(harness.ProcessTest):
         pub.wait_line(r"handshake failed on tcp://127\.0\.0\.1:\d+: ")
         for name in cases:
             self.assertEqual(read_lines(self.tmp.file(name + ".log")), [], name)
+        # The same counts are in /metrics while the pub runs.
+        status, _, body = harness.http_get(pub.host, pub.port, "/metrics")
+        self.assertEqual(status, 200)
+        metrics = dict(l.rsplit(" ", 1) for l in body.decode().splitlines()
+                       if l and not l.startswith("#"))
+        self.assertEqual(metrics["downcase_curve_clients_admitted_total"], "1")
+        self.assertGreaterEqual(int(metrics["downcase_curve_clients_denied_total"]), 1)
+        self.assertGreaterEqual(int(metrics["downcase_curve_handshakes_failed_total"]), 2)
         admitted, denied, failed = counters(pub)
         self.assertEqual(admitted, 1)
         self.assertGreaterEqual(denied, 1)
