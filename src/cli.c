@@ -86,7 +86,10 @@ enum flag_id {
     F_CURVE_SECRET,
     F_CURVE_SERVER,
     F_CURVE_ALLOW,
+    F_COUNT /* keep last */
 };
+/* Which flags were seen is a bit mask in an unsigned. */
+_Static_assert(F_COUNT <= 32, "too many flags for the 'seen' mask");
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
 #define ROLE_SUB (1u << CLI_ROLE_SUB)
