@@ -86,10 +86,7 @@ enum flag_id {
     F_CURVE_SECRET,
     F_CURVE_SERVER,
     F_CURVE_ALLOW,
-    F_COUNT /* keep last */
 };
-/* Which flags were seen is a bit mask in an unsigned. */
-_Static_assert(F_COUNT <= 32, "too many flags for the 'seen' mask");
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
 #define ROLE_SUB (1u << CLI_ROLE_SUB)
@@ -127,6 +124,8 @@ static const struct flag {
     {"curve-allow", 0, F_CURVE_ALLOW, true, ROLE_PUB},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
+/* Which flags were seen is a bit mask in an unsigned, one bit per flag id. */
+_Static_assert(NFLAGS <= 32, "too many flags for the 'seen' mask");
 
 static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
