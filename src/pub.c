@@ -20,6 +20,7 @@
 #include "publisher.h"
 #include "router.h"
 #include "zap.h"
+#include "zcontext.h"
 
 #define PUB_GRACE_MS 1000
 
@@ -185,7 +186,8 @@ int pub_run(const struct cli_options *o)
         diag("pub", "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
         status = 1;
     }
-    zmq_ctx_term(pub->zctx);
+    /* Linger (PUBLISHER_LINGER_MS) bounds the normal case; the deadline bounds the rest. */
+    zcontext_term(pub->zctx, 2 * PUBLISHER_LINGER_MS, "pub");
     router_finish(&pub->router);
     free(pub);
     return status;
