@@ -12,6 +12,7 @@ const char cli_usage[] =
     "                [--topic=NAME]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
     "                [--wire=plain|framed] [--topic=PREFIX]...\n"
+    "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
     "\n"
     "pub serves GET /downcase/?param=TEXT over HTTP and publishes each answer on ZeroMQ;\n"
@@ -30,6 +31,8 @@ const char cli_usage[] =
     "                           sub: subscribe to this prefix only, repeatable\n"
     "  --log=PATH               sub: file to append to, '-' for standard output (default)\n"
     "  --log-format=FORMAT      sub: text (default), json or python (the tutorial's format)\n"
+    "  --probe=URL              GET http://HOST[:PORT]/PATH and exit 0 on a 200 answer,\n"
+    "                           1 otherwise (a health check; 3 s at most)\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version and the library versions\n"
     "\n"
@@ -46,6 +49,7 @@ enum flag_id {
     F_TOPIC,
     F_LOG,
     F_LOG_FORMAT,
+    F_PROBE,
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
@@ -69,6 +73,7 @@ static const struct flag {
     {"topic", 0, F_TOPIC, true, ROLE_ANY},
     {"log", 0, F_LOG, true, ROLE_SUB},
     {"log-format", 0, F_LOG_FORMAT, true, ROLE_SUB},
+    {"probe", 0, F_PROBE, true, ROLE_ANY},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 
@@ -235,6 +240,13 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
                         v);
         }
         break;
+    case F_PROBE:
+        if (probe_parse_url(v, &o->probe_target) < 0) {
+            return fail(err, "invalid value '%s' for --probe (expected http://HOST[:PORT]/PATH)",
+                        v);
+        }
+        o->probe = v;
+        break;
     }
     return 0;
 }
@@ -330,7 +342,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
             return rc;
         }
     }
-    if (o->help || o->version) {
+    if (o->help || o->version || o->probe) {
         return 0;
     }
     return finish(o, seen, err);

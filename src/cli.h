@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "logline.h"
+#include "probe.h"
 #include "wire.h"
 
 #define CLI_MAX_ENDPOINTS 64
@@ -30,6 +31,9 @@ struct cli_options {
     enum cli_role role;
     bool help;
     bool version;
+    /* --probe=URL: a mode like --version, no role needed. NULL when not given. */
+    const char *probe;
+    struct probe_target probe_target;
 
     /* pub: HTTP listen address, split from HOST:PORT or [HOST]:PORT. */
     char listen_host[256];

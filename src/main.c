@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "diag.h"
+#include "probe.h"
 #include "pub.h"
 #include "sub.h"
 
@@ -41,6 +42,14 @@ int main(int argc, char **argv)
     if (o.version) {
         print_version();
         return 0;
+    }
+    if (o.probe) {
+        /* A health check's verdict: 0 healthy, 1 not (2 stays for bad flags, as above). */
+        int status = probe_get_status(&o.probe_target, PROBE_TIMEOUT_MS);
+        if (status > 0 && status != 200) {
+            diag("probe", "%s answered %d, want 200", o.probe, status);
+        }
+        return status == 200 ? 0 : 1;
     }
     /* A peer that goes away mid-write must be an error code, not a fatal signal. */
     signal(SIGPIPE, SIG_IGN);
