@@ -6,6 +6,12 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
 TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata"
+# The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
+# netavark + aardvark-dns + iptables (container networks, names, published ports: only
+# recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the
+# archive keyring (the Debian base images), podman-compose (compose.yaml). The Containerfile's
+# linter also needs npm (any on PATH; scripts/test installs Debian's if there is none).
+CONTAINER_PACKAGES="podman buildah runc netavark aardvark-dns iptables debootstrap debian-archive-keyring podman-compose"
 
 need_packages() {
     local missing=()
