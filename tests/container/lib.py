@@ -10,6 +10,7 @@ A test that cannot run here exits 77 (meson: skipped) with the reason on stdout;
 runs and finds a fault exits 1. Nothing is ever reported as passed without having run."""
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -23,7 +24,10 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 CACHE = os.environ.get("DOWNCASE_CONTAINER_CACHE", "/var/tmp/downcase-container-test")
-RUNROOT = "/run/downcase-container-test"
+# Run-time state (locks, mounts) belongs on tmpfs; one directory per store.
+RUNROOT = "/run/downcase-container-test" + (
+    "" if "DOWNCASE_CONTAINER_CACHE" not in os.environ
+    else "-" + hashlib.sha1(CACHE.encode()).hexdigest()[:8])
 IMAGE = "localhost/downcase-test:latest"
 # Bumped when the recipe below changes, so cached base images are remade.
 BASE_RECIPE = "downcase-base-1"
@@ -88,7 +92,18 @@ def setup_podman():
     with open(storage_conf, "w") as f:
         f.write('[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n'
                 % (os.path.join(CACHE, "storage"), RUNROOT))
-    os.environ["CONTAINERS_CONF"] = os.path.join(HERE, "containers.conf")
+    # tests/container/containers.conf plus the paths of this store: libpod's run-time files
+    # and network definitions would otherwise go to /run/libpod and /etc/containers/networks.
+    with open(os.path.join(HERE, "containers.conf")) as f:
+        conf = f.read()
+    conf = conf.replace("[engine]\n", '[engine]\ntmp_dir = "%s"\n'
+                        % os.path.join(RUNROOT, "libpod"))
+    conf += '\n[network]\nnetwork_config_dir = "%s"\n' % os.path.join(CACHE, "networks")
+    os.makedirs(os.path.join(CACHE, "networks"), exist_ok=True)
+    containers_conf = os.path.join(CACHE, "containers.conf")
+    with open(containers_conf, "w") as f:
+        f.write(conf)
+    os.environ["CONTAINERS_CONF"] = containers_conf
     os.environ["CONTAINERS_STORAGE_CONF"] = storage_conf
     p = podman("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphRoot}}",
                check_rc=False, timeout=60)
