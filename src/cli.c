@@ -14,6 +14,7 @@ const char cli_usage[] =
     "                [--wire=plain|framed] [--topic=PREFIX]...\n"
     "                [--curve-secret=FILE --curve-server=FILE]\n"
     "       downcase --keygen=NAME\n"
+    "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
     "\n"
     "pub serves GET /downcase/?param=TEXT over HTTP and publishes each answer on ZeroMQ;\n"
@@ -57,6 +58,8 @@ const char cli_usage[] =
     "  --curve-allow=DIR        pub: admit only clients whose public certificate is in DIR\n"
     "                           (re-read at each handshake; default: any CURVE client)\n"
     "  --curve-server=FILE      sub: the publisher's public certificate (with --curve-secret)\n"
+    "  --probe=URL              GET http://HOST[:PORT]/PATH and exit 0 on a 200 answer,\n"
+    "                           1 otherwise (a health check; 3 s at most)\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version and the library versions\n"
     "\n"
@@ -86,6 +89,7 @@ enum flag_id {
     F_CURVE_SECRET,
     F_CURVE_SERVER,
     F_CURVE_ALLOW,
+    F_PROBE,
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
@@ -122,6 +126,7 @@ static const struct flag {
     {"curve-secret", 0, F_CURVE_SECRET, true, ROLE_ANY},
     {"curve-server", 0, F_CURVE_SERVER, true, ROLE_SUB},
     {"curve-allow", 0, F_CURVE_ALLOW, true, ROLE_PUB},
+    {"probe", 0, F_PROBE, true, ROLE_ANY},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 /* Which flags were seen is a bit mask in an unsigned, one bit per flag id. */
@@ -424,6 +429,13 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
           : f->id == F_CURVE_SERVER ? &o->curve_server
                                     : &o->curve_allow) = v;
         break;
+    case F_PROBE:
+        if (probe_parse_url(v, &o->probe_target) < 0) {
+            return fail(err, "invalid value '%s' for --probe (expected http://HOST[:PORT]/PATH)",
+                        v);
+        }
+        o->probe = v;
+        break;
     }
     return 0;
 }
@@ -535,7 +547,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
             return rc;
         }
     }
-    if (o->help || o->version || o->keygen) {
+    if (o->help || o->version || o->keygen || o->probe) {
         return 0;
     }
     return finish(o, seen, err);

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "logline.h"
+#include "probe.h"
 #include "wire.h"
 
 #define CLI_MAX_ENDPOINTS 64
@@ -34,6 +35,9 @@ struct cli_options {
     /* --keygen=NAME: write a CURVE key pair as NAME and NAME_secret, then exit (a mode, like
      * --version: no role needed). */
     const char *keygen;
+    /* --probe=URL: a mode like --version, no role needed. NULL when not given. */
+    const char *probe;
+    struct probe_target probe_target;
 
     /* pub: HTTP listen address, split from HOST:PORT or [HOST]:PORT. */
     char listen_host[256];

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "curve.h"
 #include "diag.h"
+#include "probe.h"
 #include "pub.h"
 #include "sub.h"
 
@@ -45,6 +46,14 @@ int main(int argc, char **argv)
     }
     if (o.keygen) {
         return curve_keygen(o.keygen);
+    }
+    if (o.probe) {
+        /* A health check's verdict: 0 healthy, 1 not (2 stays for bad flags, as above). */
+        int status = probe_get_status(&o.probe_target, PROBE_TIMEOUT_MS);
+        if (status > 0 && status != 200) {
+            diag("probe", "%s answered %d, want 200", o.probe, status);
+        }
+        return status == 200 ? 0 : 1;
     }
     /* Key files are checked before a role starts, so a broken one stops it before anything is
      * bound, served or created. */

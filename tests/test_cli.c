@@ -141,6 +141,11 @@ static const struct {
     {{"--role=pub", "--curve-secret=a", "--curve-secret=b", NULL}, {"given more than once", NULL}},
     {{"--keygen=", NULL}, {"empty value for --keygen", NULL}},
     {{"--keygen", NULL}, {"--keygen needs a value", NULL}},
+    /* --probe is a mode of its own; its URL is checked here, so a bad one exits 2. */
+    {{"--probe", NULL}, {"--probe needs a value", NULL}},
+    {{"--probe=ftp://h/", NULL}, {"'ftp://h/'", "--probe"}},
+    {{"--probe=http://h:0/", NULL}, {"'http://h:0/'", "--probe"}},
+    {{"--probe=http://a/", "--probe=http://b/", NULL}, {"--probe given more than once", NULL}},
 };
 
 static void test_errors(void)
@@ -349,6 +354,25 @@ static void test_help_version(void)
     CHECK(cli_usage[strlen(cli_usage) - 1] == '\n');
 }
 
+/* --probe=URL needs no role (a HEALTHCHECK runs it alone) and keeps the parsed target. */
+static void test_probe_mode(void)
+{
+    struct cli_options o;
+    struct buf err = {0};
+    CHECK(parse(ARGS("--probe=http://127.0.0.1:5000/healthz"), &o, &err) == 0);
+    CHECK(o.probe != NULL && strcmp(o.probe, "http://127.0.0.1:5000/healthz") == 0);
+    CHECK(o.role == CLI_ROLE_NONE);
+    CHECK(strcmp(o.probe_target.host, "127.0.0.1") == 0);
+    CHECK(o.probe_target.port == 5000);
+    CHECK(strcmp(o.probe_target.path, "/healthz") == 0);
+    CHECK(parse(ARGS("--probe", "http://h/x"), &o, &err) == 0);
+    CHECK(o.probe_target.port == 80);
+    CHECK(parse(ARGS("--role=pub"), &o, &err) == 0);
+    CHECK(o.probe == NULL);
+    buf_finish(&err);
+    CHECK(strstr(cli_usage, "--probe=URL") != NULL);
+}
+
 /* --bind, --connect and the sub's --topic collect up to 64 values, in order. */
 static void test_repeatable(void)
 {
@@ -510,5 +534,6 @@ int main(void)
     test_repeatable();
     test_split_hostport();
     test_curve();
+    test_probe_mode();
     return CHECK_DONE();
 }

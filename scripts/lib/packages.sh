@@ -7,6 +7,12 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
 # prometheus: for promtool, the standard validator of /metrics.
 TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus"
+# The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
+# netavark + aardvark-dns + iptables (container networks, names, published ports: only
+# recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the
+# archive keyring (the Debian base images), podman-compose (compose.yaml). The Containerfile's
+# linter also needs npm (any on PATH; scripts/test installs Debian's if there is none).
+CONTAINER_PACKAGES="podman buildah runc netavark aardvark-dns iptables debootstrap debian-archive-keyring podman-compose"
 
 need_packages() {
     local missing=()
