@@ -33,6 +33,7 @@ struct pub {
     struct zap zap; /* --curve-secret only */
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup; /* nothing to reopen: said, not fatal (logrotate may send it to all) */
     bool started;
     bool stopping;
 };
@@ -46,6 +47,7 @@ static void close_signals(struct pub *pub)
 {
     uv_close((uv_handle_t *)&pub->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&pub->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&pub->sighup, on_signal_closed);
 }
 
 static void on_publisher_closed(struct publisher *p)
@@ -67,6 +69,15 @@ static void on_http_stopped(struct http_server *s)
     } else {
         close_signals(pub);
     }
+}
+
+/* The pub keeps no file to reopen; SIGHUP's default action would kill it, and a stray one
+ * (a logrotate postrotate aimed at every downcase) must not. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    diag("pub", "SIGHUP: nothing to reopen (the pub writes no log); ignored");
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -139,6 +150,7 @@ static int start(struct pub *pub, const struct cli_options *o)
     }
     uv_signal_start(&pub->sigint, on_signal, SIGINT);
     uv_signal_start(&pub->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&pub->sighup, on_sighup, SIGHUP);
     pub->started = true;
     return 0;
 }
@@ -172,7 +184,8 @@ int pub_run(const struct cli_options *o)
     pub->http.data = pub;
     uv_signal_init(&pub->loop, &pub->sigint);
     uv_signal_init(&pub->loop, &pub->sigterm);
-    pub->sigint.data = pub->sigterm.data = pub;
+    uv_signal_init(&pub->loop, &pub->sighup);
+    pub->sigint.data = pub->sigterm.data = pub->sighup.data = pub;
 
     if (start(pub, o) < 0) {
         /* Unwind through the same path as a stop, so every handle is closed exactly once. */

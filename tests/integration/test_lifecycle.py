@@ -94,6 +94,12 @@ class LifecycleTest(harness.ProcessTest):
                 self.assertStops(pub, sig)
                 self.assertRegex(pub.stderr_text(), r"stopped: 1 requests answered")
 
+    def test_pub_survives_sighup(self):
+        pub = self.start(harness.Pub)
+        pub.send_signal(signal.SIGHUP)
+        pub.wait_line(r"SIGHUP: nothing to reopen")
+        self.assertEqual(pub.get("Still")[0], 200)
+
     def test_pub_stops_with_subscriber_and_idle_connections(self):
         for sig in SIGNALS:
             with self.subTest(sig=sig.name):
