@@ -6,9 +6,9 @@
 BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev scdoc"
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test); the 'ops' suite's
-# logrotate, systemd (systemd-analyze verify/security on the units) and groff-base (the man
-# page renders without warnings).
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata logrotate systemd groff-base"
+# logrotate, systemd (systemd-analyze on the units), strace (the daemon's system calls against
+# the units' filters) and groff-base (the man page renders without warnings).
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata logrotate systemd strace groff-base"
 
 need_packages() {
     local missing=()

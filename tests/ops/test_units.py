@@ -27,17 +27,19 @@ COMMON = {
     "PrivateTmp": "yes",
     "PrivateDevices": "yes",
     "CapabilityBoundingSet": "",
-    "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+    "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
     "SystemCallArchitectures": "native",
     "MemoryDenyWriteExecute": "yes",
 }
 
 
 def parse_unit(path):
-    """{key: [values]} of a unit file (sections are not told apart: keys do not repeat)."""
+    """{key: [values]} of a unit file (sections are not told apart: keys do not repeat).
+    A line ending in a backslash continues on the next, as systemd reads it."""
     out = {}
     with open(path, encoding="utf-8") as f:
-        for line in f:
+        text = re.sub(r"\\\n[ \t]*", " ", f.read())
+        for line in text.split("\n"):
             line = line.strip()
             if not line or line[0] in "#;[":
                 continue
