@@ -1,12 +1,15 @@
 # packages.sh: shared by scripts/demo and scripts/test: installs the Debian packages a step
 # needs, or says exactly how to. Source it; call need_packages PKG...
 
-# What building downcase needs (Debian 12 / Ubuntu names).
-BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev"
+# What building downcase needs (Debian 12 / Ubuntu names); scdoc makes the man page (optional
+# to meson: without it the page is not built).
+BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev scdoc"
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
-# and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
-# prometheus: for promtool, the standard validator of /metrics.
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus"
+# and strict HTTP client), valgrind, curl, tzdata (a local-time log test); prometheus for
+# promtool, the standard validator of /metrics; the 'ops' suite's logrotate, systemd
+# (systemd-analyze on the units), strace (the daemon's system calls against the units' filters)
+# and groff-base (the man page renders without warnings).
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base"
 # The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
 # netavark + aardvark-dns + iptables (container networks, names, published ports: only
 # recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the
