@@ -6,6 +6,9 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
 TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata"
+# What scripts/fuzz needs: clang with libFuzzer's runtime (a mere recommendation of clang's, so
+# --no-install-recommends leaves it out) and llvm-symbolizer for readable crash reports.
+FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
 
 need_packages() {
     local missing=()
