@@ -5,27 +5,33 @@
  * How it is driven: http_conn is bound to a uv_tcp_t, so the target runs a real server. On the
  * first input it creates a libuv loop and an http_server on 127.0.0.1 (port 0) answering with
  * router_handle, with a router that has no publisher (router.c publishes only when it has one).
- * For each input it connects an ordinary non-blocking client socket and sends the input in one
- * to three pieces, cut at places derived from a hash of the input (so one input always replays
- * the same way; FUZZ_HTTP_SHOW=1 in the environment prints every response). Before sending the next piece it turns the loop until the server has read all
- * that was sent (FIONREAD on the server's socket is 0), so each piece reaches the parser in a read
- * of its own and the state kept across reads is exercised. Then it shuts down its side (at once,
- * or after the server has read everything: the hash decides) and turns the loop until it has read
- * the server's end of stream and the server has freed the connection. Loopback TCP costs a few
- * system calls per input; the figures in scripts/fuzz's output say what that leaves.
+ * Each input is sent twice, on two connections: once whole, once in two or three pieces cut at
+ * places derived from a hash of the input (so one input always replays the same way;
+ * FUZZ_HTTP_SHOW=1 in the environment prints every response). An exchange connects an ordinary
+ * non-blocking client socket and, before sending the next piece, turns the loop until the server
+ * has read all that was sent (FIONREAD on the server's socket is 0), so each piece reaches the
+ * parser in a read of its own and the state kept across reads is exercised. Then it shuts down
+ * its side (at once, or after the server has read everything: the hash decides) and turns the
+ * loop until it has read the server's end of stream and the server has freed the connection.
+ * Loopback TCP costs a few system calls per exchange; scripts/fuzz's figures say what that
+ * leaves.
  *
- * Invariants, checked on every exchange:
+ * Invariants:
  *  - the server closes by itself within 5 s (no hang) and never resets the connection;
- *  - what comes back is a sequence of whole responses: "HTTP/1.1 NNN Reason\r\n" with a reason
- *    we know, header lines "Name: value" (token names, no control byte but HTAB in values),
- *    exactly one Content-Length, a blank line, then exactly that many body bytes (none for HEAD),
- *    and a body that is valid UTF-8;
+ *  - what comes back, in both exchanges, is a sequence of whole responses: "HTTP/1.1 NNN
+ *    Reason\r\n" with a reason we know, header lines "Name: value" (token names, no control byte
+ *    but HTAB in values), exactly one Content-Length, a blank line, then exactly that many body
+ *    bytes (none for HEAD), and a body that is valid UTF-8;
  *  - nothing follows a response that says "Connection: close";
- *  - no more responses than complete requests plus one (the answer to a refused request);
+ *  - no more responses than complete requests plus one (the answer to a refused request), and
+ *    one for each complete request unless an answer ended the connection;
  *  - the requests are parsed again here with a bare llhttp to pair each response with its
  *    request: a 200 to GET or HEAD "/downcase/?QUERY" says exactly "lower case of P is L", P the
- *    'param' of QUERY and L its lowercase (so answers come back whole, in request order, however
- *    the bytes were cut), and HEAD announces that length without sending it. */
+ *    'param' of QUERY and L its lowercase (so answers come back whole and in request order), and
+ *    HEAD announces that length without sending it;
+ *  - the answers do not depend on how the input was cut into reads: both exchanges get the same
+ *    bytes back (Date headers aside), except that when both end with a refusal, the refusals may
+ *    differ (the comment in LLVMFuzzerTestOneInput says why). */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,9 +68,10 @@ struct fuzz_server {
     uv_loop_t loop;
     struct router router;
     struct sockaddr_in addr;
-    struct buf got;  /* the bytes the client received */
-    struct buf want; /* scratch for an expected body */
-    bool show;       /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
+    struct buf got;   /* the bytes the client received, the input sent whole */
+    struct buf split; /* the same, the input sent in pieces */
+    struct buf want;  /* scratch for an expected body */
+    bool show;        /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
     struct http_server http;
 };
 
@@ -166,22 +173,42 @@ static bool drain(int fd, struct buf *got, const uint8_t *data, size_t size)
     }
 }
 
-static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size)
+/* How one exchange sends the input: pieces data[cut[k-1]..cut[k]) for k = 1..3 (some may be
+ * empty), and whether it shuts down its side at once after the last one. */
+struct plan {
+    size_t cut[4];
+    bool shut_at_once;
+};
+
+/* The whole input in one send. */
+static struct plan plan_whole(size_t size, uint64_t h)
 {
-    uint64_t h = fnv1a(data, size);
-    size_t cut[4] = {0, (size_t)((h >> 8) % (size + 1)), (size_t)((h >> 32) % (size + 1)), size};
-    if (cut[1] > cut[2]) {
-        size_t t = cut[1];
-        cut[1] = cut[2];
-        cut[2] = t;
+    return (struct plan){.cut = {0, size, size, size}, .shut_at_once = (h >> 60) & 1};
+}
+
+/* Two or three pieces at places the hash picks. */
+static struct plan plan_split(size_t size, uint64_t h)
+{
+    struct plan pl = {
+        .cut = {0, (size_t)((h >> 8) % (size + 1)), (size_t)((h >> 32) % (size + 1)), size},
+        .shut_at_once = (h >> 61) & 1};
+    if (pl.cut[1] > pl.cut[2]) {
+        size_t t = pl.cut[1];
+        pl.cut[1] = pl.cut[2];
+        pl.cut[2] = t;
     }
-    int pieces = 1 + (int)(h % 3); /* 1: cut[3]; 2: cut[1], cut[3]; 3: all */
-    if (pieces == 1) {
-        cut[1] = cut[2] = size;
-    } else if (pieces == 2) {
-        cut[2] = cut[1];
+    if (h & 1) {
+        pl.cut[2] = pl.cut[1]; /* two pieces */
     }
-    bool shut_at_once = (h >> 60) & 1;
+    return pl;
+}
+
+/* Sends data as planned and collects everything the server answers into got. */
+static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size,
+                     const struct plan *pl, struct buf *got)
+{
+    const size_t *cut = pl->cut;
+    bool shut_at_once = pl->shut_at_once;
 
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -191,7 +218,7 @@ static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size)
     if (connect(fd, (const struct sockaddr *)&fs->addr, sizeof fs->addr) < 0) {
         fuzz_fail("connect", NULL, 0, "%s (out of ephemeral ports?)", strerror(errno));
     }
-    fs->got.len = 0;
+    got->len = 0;
     size_t sent = 0;
     int piece = 1;
     bool shut = false;
@@ -217,13 +244,16 @@ static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size)
             }
         }
         bool caught_up = seen && p.unread == 0 && probed_sent == sent;
+        while (!shut && piece < 3 && sent == cut[piece] && cut[piece + 1] == sent) {
+            piece++; /* an empty piece: nothing to wait for */
+        }
         if (!shut && sent == cut[piece] && piece < 3 && caught_up) {
             piece++;
         } else if (!shut && sent == size && piece == 3 && (shut_at_once || caught_up)) {
             shutdown(fd, SHUT_WR);
             shut = true;
         }
-        eof = eof || drain(fd, &fs->got, data, size);
+        eof = eof || drain(fd, got, data, size);
         if (eof && gone) {
             break;
         }
@@ -231,7 +261,7 @@ static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size)
             fuzz_fail("the exchange ended within 5 s", data, size,
                       "sent %zu of %zu bytes, received %zu, server end of stream %s, %d server "
                       "connection(s)",
-                      sent, size, fs->got.len, eof ? "seen" : "not seen", p.conns);
+                      sent, size, got->len, eof ? "seen" : "not seen", p.conns);
         }
         uv_run(&fs->loop, UV_RUN_NOWAIT);
     }
@@ -330,12 +360,21 @@ static bool expected_downcase(struct fuzz_server *fs, const char *t, size_t len)
     return ok;
 }
 
-static void check_responses(struct fuzz_server *fs, const struct requests *rq)
+/* What check_responses saw of the last answer, to compare two exchanges. */
+struct last_answer {
+    size_t start; /* offset of the last response (0 when there is none) */
+    bool refusal; /* it is an error (4xx/5xx) that ends the connection */
+};
+
+static struct last_answer check_responses(struct fuzz_server *fs, const struct requests *rq,
+                                          const struct buf *got)
 {
-    const char *g = fs->got.data;
-    size_t glen = fs->got.len;
+    struct last_answer last = {0, false};
+    const char *g = got->data;
+    size_t glen = got->len;
     size_t pos = 0;
     size_t i = 0; /* response index */
+    bool closed = false;
     while (pos < glen) {
         const char *r = g + pos;
         size_t left = glen - pos;
@@ -406,10 +445,36 @@ static void check_responses(struct fuzz_server *fs, const struct requests *rq)
             FUZZ_CHECK(cl == fs->want.len, r, head_len + body_len);
             FUZZ_CHECK(head || memcmp(body, fs->want.data, cl) == 0, r, head_len + body_len);
         }
+        last.start = pos;
+        last.refusal = conn_close && status >= 400;
         pos += head_len + body_len;
         i++;
+        closed = conn_close;
         if (conn_close) {
             FUZZ_CHECK(pos == glen, g, glen); /* nothing after Connection: close */
+        }
+    }
+    /* Unless the connection was ended by an answer, every complete request was answered. */
+    if (!closed) {
+        FUZZ_CHECK(i == rq->n, g, glen);
+    }
+    return last;
+}
+
+/* Overwrites the value of every Date header, the one part of an answer that may differ
+ * between two exchanges of the same input (they can straddle a second). */
+static void blank_dates(struct buf *b)
+{
+    static const char date[] = "\r\nDate: ";
+    if (b->len == 0) {
+        return; /* b->data may be NULL */
+    }
+    char *p = b->data;
+    char *end = b->data + b->len;
+    while ((p = memmem(p, (size_t)(end - p), date, sizeof date - 1)) != NULL) {
+        p += sizeof date - 1;
+        while (p < end && *p != '\r') {
+            *p++ = '-';
         }
     }
 }
@@ -418,12 +483,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct requests rq;
     struct fuzz_server *fs = server_get();
-    exchange(fs, data, size);
+    uint64_t h = fnv1a(data, size);
+    struct plan whole = plan_whole(size, h);
+    struct plan split = plan_split(size, h);
+    exchange(fs, data, size, &whole, &fs->got);
+    exchange(fs, data, size, &split, &fs->split);
     if (fs->show) {
-        fprintf(stderr, "---- %zu bytes in, %zu bytes out:\n%.*s\n", size, fs->got.len,
+        fprintf(stderr, "---- %zu bytes in, sent whole: %zu bytes out:\n%.*s\n", size, fs->got.len,
                 (int)fs->got.len, fs->got.data ? fs->got.data : "");
+        fprintf(stderr, "---- cut at %zu and %zu: %zu bytes out:\n%.*s\n", split.cut[1],
+                split.cut[2], fs->split.len, (int)fs->split.len,
+                fs->split.data ? fs->split.data : "");
     }
     parse_requests(&rq, data, size);
-    check_responses(fs, &rq);
+    struct last_answer a = check_responses(fs, &rq, &fs->got);
+    struct last_answer b = check_responses(fs, &rq, &fs->split);
+    /* How the bytes were cut into reads must not change the answers, with one exception: when
+     * both exchanges end with a refusal, which one may depend on the reads (a target too long
+     * and, further on, malformed is refused as too long when a read ends inside it, as
+     * malformed when it comes whole: llhttp hands over the target only at its end or a read's),
+     * so then only the answers before it are compared. */
+    blank_dates(&fs->got);
+    blank_dates(&fs->split);
+    size_t len_a = a.refusal && b.refusal ? a.start : fs->got.len;
+    size_t len_b = a.refusal && b.refusal ? b.start : fs->split.len;
+    if (len_a != len_b || (len_a > 0 && memcmp(fs->got.data, fs->split.data, len_a) != 0)) {
+        fprintf(stderr, "answers to the input sent whole:\n%.*s\n", (int)fs->got.len,
+                fs->got.data ? fs->got.data : "");
+        fuzz_fail("the same answers however the input is cut", fs->split.data, fs->split.len,
+                  "answers to the input cut at %zu and %zu", split.cut[1], split.cut[2]);
+    }
     return 0;
 }
