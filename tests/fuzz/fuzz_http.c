@@ -71,7 +71,8 @@ struct fuzz_server {
     struct buf got;   /* the bytes the client received, the input sent whole */
     struct buf split; /* the same, the input sent in pieces */
     struct buf want;  /* scratch for an expected body */
-    bool show;        /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
+    uint64_t connections;
+    bool show; /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
     struct http_server http;
 };
 
@@ -213,6 +214,19 @@ static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size,
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fuzz_fail("socket", NULL, 0, "%s", strerror(errno));
+    }
+    /* Thousands of connections a second leave as many in TIME_WAIT on the client's side (it
+     * shuts down first), each holding an ephemeral port of its source address for a minute
+     * unless the kernel reuses them (tcp_tw_reuse, on for loopback by default). So as not to
+     * depend on that setting, connections come from 250 source addresses of 127.0.0.0/8 in
+     * turn, the port picked at connect(); if binding fails, from the default address. */
+    struct sockaddr_in from = {
+        .sin_family = AF_INET,
+        .sin_addr.s_addr = htonl(0x7F000002u + (uint32_t)(fs->connections++ % 250)),
+    };
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == 0) {
+        (void)bind(fd, (const struct sockaddr *)&from, sizeof from);
     }
     /* Blocking: on loopback the kernel completes the handshake before the server accepts. */
     if (connect(fd, (const struct sockaddr *)&fs->addr, sizeof fs->addr) < 0) {
