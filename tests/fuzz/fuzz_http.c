@@ -3,8 +3,10 @@
  * response writer, all in this process and all instrumented.
  *
  * How it is driven: http_conn is bound to a uv_tcp_t, so the target runs a real server. On the
- * first input it creates a libuv loop and an http_server on 127.0.0.1 (port 0) answering with
- * router_handle, with a router that has no publisher (router.c publishes only when it has one).
+ * first input it creates a libuv loop and an http_server answering with router_handle, with a
+ * router that has no publisher (router.c publishes only when it has one). The server listens
+ * through http_server_listen (127.0.0.1, port 0), but its listening socket is then swapped for
+ * a Unix stream socket (listen_unix says why and how; FUZZ_HTTP_TCP=1 keeps loopback TCP).
  * Each input is sent twice, on two connections: once whole, once in two or three pieces cut at
  * places derived from a hash of the input (so one input always replays the same way;
  * FUZZ_HTTP_SHOW=1 in the environment prints every response). An exchange connects an ordinary
@@ -13,8 +15,6 @@
  * parser in a read of its own and the state kept across reads is exercised. Then it shuts down
  * its side (at once, or after the server has read everything: the hash decides) and turns the
  * loop until it has read the server's end of stream and the server has freed the connection.
- * Loopback TCP costs a few system calls per exchange; scripts/fuzz's figures say what that
- * leaves.
  *
  * Invariants:
  *  - the server closes by itself within 5 s (no hang) and never resets the connection;
@@ -23,7 +23,8 @@
  *    but HTAB in values), exactly one Content-Length, a blank line, then exactly that many body
  *    bytes (none for HEAD), and a body that is valid UTF-8;
  *  - nothing follows a response that says "Connection: close";
- *  - no more responses than complete requests plus one (the answer to a refused request), and
+ *  - no more responses than complete requests plus one (the answer to a refused request; and,
+ *    today, the second answer to an Upgrade or CONNECT request: see crashes/README.md), and
  *    one for each complete request unless an answer ended the connection;
  *  - the requests are parsed again here with a bare llhttp to pair each response with its
  *    request: a 200 to GET or HEAD "/downcase/?QUERY" says exactly "lower case of P is L", P the
@@ -38,6 +39,7 @@
 #include <llhttp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +48,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -67,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct fuzz_server {
     uv_loop_t loop;
     struct router router;
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr; /* where clients connect */
+    socklen_t addr_len;
     struct buf got;   /* the bytes the client received, the input sent whole */
     struct buf split; /* the same, the input sent in pieces */
     struct buf want;  /* scratch for an expected body */
@@ -75,6 +79,45 @@ struct fuzz_server {
     bool show; /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
     struct http_server http;
 };
+
+/* Replaces the server's listening TCP socket by a Unix one, under the same descriptor.
+ *
+ * Why: each input costs two connections, thousands a second. Over loopback TCP every one of
+ * them ends in TIME_WAIT, and where netfilter tracks connections (it does on these machines)
+ * each also holds a conntrack entry for two minutes: a minute of fuzzing fills the table
+ * (262144 entries), after which new connections are dropped, connect() waits for SYN
+ * retransmits (1 s, 3 s, ... 35 s were seen), the fuzzer crawls and every other process on the
+ * machine that opens a connection suffers too. A Unix stream socket has none of that, and the
+ * server cannot tell: a uv_tcp_t reads, writes and shuts down any stream socket the same way
+ * (only TCP_NODELAY fails, and http_conn ignores that it does), and closing with unread input
+ * also makes the peer see ECONNRESET, as TCP's reset does.
+ *
+ * How: http_server_listen() has bound and registered 127.0.0.1:0, but epoll learns of the
+ * descriptor only when the loop first runs, so dup2() puts the Unix socket (abstract address,
+ * non-blocking as libuv wants) in its place before that. FUZZ_HTTP_TCP=1 keeps TCP. */
+static void listen_unix(struct fuzz_server *fs)
+{
+    struct sockaddr_un *a = (struct sockaddr_un *)&fs->addr;
+    memset(&fs->addr, 0, sizeof fs->addr);
+    a->sun_family = AF_UNIX;
+    /* sun_path[0] == '\0': an abstract address, gone with the process; no file to clean up. */
+    int n =
+        snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "downcase-fuzz-http-%ld", (long)getpid());
+    fs->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (const struct sockaddr *)a, fs->addr_len) < 0 || listen(fd, 511) < 0) {
+        fuzz_fail("a Unix listening socket", NULL, 0, "%s", strerror(errno));
+    }
+    uv_os_fd_t listener;
+    int rc = uv_fileno((const uv_handle_t *)&fs->http.listener, &listener);
+    if (rc < 0) {
+        fuzz_fail("uv_fileno", NULL, 0, "%s", uv_strerror(rc));
+    }
+    if (dup2(fd, listener) < 0) {
+        fuzz_fail("dup2", NULL, 0, "%s", strerror(errno));
+    }
+    close(fd);
+}
 
 static struct fuzz_server *server_get(void)
 {
@@ -99,10 +142,15 @@ static struct fuzz_server *server_get(void)
     if (rc < 0) {
         fuzz_fail("http_server_listen", NULL, 0, "%s", uv_strerror(rc));
     }
-    int len = sizeof fs->addr;
-    rc = uv_tcp_getsockname(&fs->http.listener, (struct sockaddr *)&fs->addr, &len);
-    if (rc < 0) {
-        fuzz_fail("uv_tcp_getsockname", NULL, 0, "%s", uv_strerror(rc));
+    if (getenv("FUZZ_HTTP_TCP")) {
+        int len = sizeof fs->addr;
+        rc = uv_tcp_getsockname(&fs->http.listener, (struct sockaddr *)&fs->addr, &len);
+        if (rc < 0) {
+            fuzz_fail("uv_tcp_getsockname", NULL, 0, "%s", uv_strerror(rc));
+        }
+        fs->addr_len = (socklen_t)len;
+    } else {
+        listen_unix(fs);
     }
     return fs;
 }
@@ -211,26 +259,26 @@ static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size,
     const size_t *cut = pl->cut;
     bool shut_at_once = pl->shut_at_once;
 
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(fs->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fuzz_fail("socket", NULL, 0, "%s", strerror(errno));
     }
-    /* Thousands of connections a second leave as many in TIME_WAIT on the client's side (it
-     * shuts down first), each holding an ephemeral port of its source address for a minute
-     * unless the kernel reuses them (tcp_tw_reuse, on for loopback by default). So as not to
-     * depend on that setting, connections come from 250 source addresses of 127.0.0.0/8 in
-     * turn, the port picked at connect(); if binding fails, from the default address. */
-    struct sockaddr_in from = {
-        .sin_family = AF_INET,
-        .sin_addr.s_addr = htonl(0x7F000002u + (uint32_t)(fs->connections++ % 250)),
-    };
-    int one = 1;
-    if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == 0) {
-        (void)bind(fd, (const struct sockaddr *)&from, sizeof from);
+    if (fs->addr.ss_family == AF_INET) {
+        /* TCP: each connection ends in TIME_WAIT on the client's side (it shuts down first),
+         * holding an ephemeral port of its source address for a minute unless the kernel
+         * reuses it (tcp_tw_reuse); 250 source addresses in turn make ports last longer. */
+        struct sockaddr_in from = {
+            .sin_family = AF_INET,
+            .sin_addr.s_addr = htonl(0x7F000002u + (uint32_t)(fs->connections++ % 250)),
+        };
+        int one = 1;
+        if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == 0) {
+            (void)bind(fd, (const struct sockaddr *)&from, sizeof from);
+        }
     }
-    /* Blocking: on loopback the kernel completes the handshake before the server accepts. */
-    if (connect(fd, (const struct sockaddr *)&fs->addr, sizeof fs->addr) < 0) {
-        fuzz_fail("connect", NULL, 0, "%s (out of ephemeral ports?)", strerror(errno));
+    /* Blocking: the kernel completes a local connection before the server accepts it. */
+    if (connect(fd, (const struct sockaddr *)&fs->addr, fs->addr_len) < 0) {
+        fuzz_fail("connect", NULL, 0, "%s", strerror(errno));
     }
     got->len = 0;
     size_t sent = 0;
