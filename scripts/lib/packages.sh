@@ -16,6 +16,9 @@ TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus l
 # archive keyring (the Debian base images), podman-compose (compose.yaml). The Containerfile's
 # linter also needs npm (any on PATH; scripts/test installs Debian's if there is none).
 CONTAINER_PACKAGES="podman buildah runc netavark aardvark-dns iptables debootstrap debian-archive-keyring podman-compose"
+# What scripts/fuzz needs: clang with libFuzzer's runtime (a mere recommendation of clang's, so
+# --no-install-recommends leaves it out) and llvm-symbolizer for readable crash reports.
+FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
 
 need_packages() {
     local missing=()

@@ -1,0 +1,579 @@
+/* fuzz_http: the pub's whole request path, from the bytes a client sends to the bytes it gets
+ * back: llhttp with http_conn's callbacks, the router, query decoding, lowercasing and the
+ * response writer, all in this process and all instrumented.
+ *
+ * How it is driven: http_conn is bound to a uv_tcp_t, so the target runs a real server. On the
+ * first input it creates a libuv loop and an http_server answering with router_handle, with a
+ * router that has no publisher (router.c publishes only when it has one). The server listens
+ * through http_server_listen (127.0.0.1, port 0), but its listening socket is then swapped for
+ * a Unix stream socket (listen_unix says why and how; FUZZ_HTTP_TCP=1 keeps loopback TCP).
+ * Each input is sent twice, on two connections: once whole, once in two or three pieces cut at
+ * places derived from a hash of the input (so one input always replays the same way;
+ * FUZZ_HTTP_SHOW=1 in the environment prints every response). An exchange connects an ordinary
+ * non-blocking client socket and, before sending the next piece, turns the loop until the server
+ * has read all that was sent (FIONREAD on the server's socket is 0), so each piece reaches the
+ * parser in a read of its own and the state kept across reads is exercised. Then it shuts down
+ * its side (at once, or after the server has read everything: the hash decides) and turns the
+ * loop until it has read the server's end of stream and the server has freed the connection.
+ *
+ * Invariants:
+ *  - the server closes by itself within 5 s (no hang) and never resets the connection;
+ *  - what comes back, in both exchanges, is a sequence of whole responses: "HTTP/1.1 NNN
+ *    Reason\r\n" with a reason we know, header lines "Name: value" (token names, no control byte
+ *    but HTAB in values), exactly one Content-Length, a blank line, then exactly that many body
+ *    bytes (none for HEAD), and a body that is valid UTF-8;
+ *  - nothing follows a response that says "Connection: close";
+ *  - no more responses than complete requests plus one (the answer to a refused request; and,
+ *    today, the second answer to an Upgrade or CONNECT request: see crashes/README.md), and
+ *    one for each complete request unless an answer ended the connection;
+ *  - the requests are parsed again here with a bare llhttp to pair each response with its
+ *    request: a 200 to GET or HEAD "/downcase/?QUERY" says exactly "lower case of P is L", P the
+ *    'param' of QUERY and L its lowercase (so answers come back whole and in request order), and
+ *    HEAD announces that length without sending it;
+ *  - the answers do not depend on how the input was cut into reads: both exchanges get the same
+ *    bytes back (Date headers aside), except that when both end with a refusal, the refusals may
+ *    differ (the comment in LLVMFuzzerTestOneInput says why). */
+#define _GNU_SOURCE /* memmem */
+#include <errno.h>
+#include <fcntl.h>
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "fuzz_util.h"
+#include "http_server.h"
+#include "lower.h"
+#include "query.h"
+#include "router.h"
+
+#define EXCHANGE_TIMEOUT_NS (5 * 1000000000ull)
+/* Requests paired with responses per input; an input with more pairs only the first ones. */
+#define MAX_REQUESTS 512
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The server outlives every input: libFuzzer's entry point has no context argument, so this
+ * static is the target's one global, the loop context the style rules allow. */
+struct fuzz_server {
+    uv_loop_t loop;
+    struct router router;
+    struct sockaddr_storage addr; /* where clients connect */
+    socklen_t addr_len;
+    struct buf got;   /* the bytes the client received, the input sent whole */
+    struct buf split; /* the same, the input sent in pieces */
+    struct buf want;  /* scratch for an expected body */
+    uint64_t connections;
+    bool show; /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
+    struct http_server http;
+};
+
+/* Replaces the server's listening TCP socket by a Unix one, under the same descriptor.
+ *
+ * Why: each input costs two connections, thousands a second. Over loopback TCP every one of
+ * them ends in TIME_WAIT, and where netfilter tracks connections (it does on these machines)
+ * each also holds a conntrack entry for two minutes: a minute of fuzzing fills the table
+ * (262144 entries), after which new connections are dropped, connect() waits for SYN
+ * retransmits (1 s, 3 s, ... 35 s were seen), the fuzzer crawls and every other process on the
+ * machine that opens a connection suffers too. A Unix stream socket has none of that, and the
+ * server cannot tell: a uv_tcp_t reads, writes and shuts down any stream socket the same way
+ * (only TCP_NODELAY fails, and http_conn ignores that it does), and closing with unread input
+ * also makes the peer see ECONNRESET, as TCP's reset does.
+ *
+ * How: http_server_listen() has bound and registered 127.0.0.1:0, but epoll learns of the
+ * descriptor only when the loop first runs, so dup2() puts the Unix socket (abstract address,
+ * non-blocking as libuv wants) in its place before that. FUZZ_HTTP_TCP=1 keeps TCP. */
+static void listen_unix(struct fuzz_server *fs)
+{
+    struct sockaddr_un *a = (struct sockaddr_un *)&fs->addr;
+    memset(&fs->addr, 0, sizeof fs->addr);
+    a->sun_family = AF_UNIX;
+    /* sun_path[0] == '\0': an abstract address, gone with the process; no file to clean up. */
+    int n =
+        snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "downcase-fuzz-http-%ld", (long)getpid());
+    fs->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (const struct sockaddr *)a, fs->addr_len) < 0 || listen(fd, 511) < 0) {
+        fuzz_fail("a Unix listening socket", NULL, 0, "%s", strerror(errno));
+    }
+    uv_os_fd_t listener;
+    int rc = uv_fileno((const uv_handle_t *)&fs->http.listener, &listener);
+    if (rc < 0) {
+        fuzz_fail("uv_fileno", NULL, 0, "%s", uv_strerror(rc));
+    }
+    if (dup2(fd, listener) < 0) {
+        fuzz_fail("dup2", NULL, 0, "%s", strerror(errno));
+    }
+    close(fd);
+}
+
+static struct fuzz_server *server_get(void)
+{
+    static struct fuzz_server *fs;
+    if (fs) {
+        return fs;
+    }
+    /* A client that goes away must not kill the process; downcase's main ignores it too. */
+    signal(SIGPIPE, SIG_IGN);
+    fs = calloc(1, sizeof *fs);
+    if (fs == NULL) {
+        fuzz_fail("calloc", NULL, 0, "server");
+    }
+    int rc = uv_loop_init(&fs->loop);
+    if (rc < 0) {
+        fuzz_fail("uv_loop_init", NULL, 0, "%s", uv_strerror(rc));
+    }
+    fs->show = getenv("FUZZ_HTTP_SHOW") != NULL;
+    router_init(&fs->router, NULL);
+    http_server_init(&fs->http, &fs->loop, "fuzz", router_handle, &fs->router);
+    rc = http_server_listen(&fs->http, "127.0.0.1", 0);
+    if (rc < 0) {
+        fuzz_fail("http_server_listen", NULL, 0, "%s", uv_strerror(rc));
+    }
+    if (getenv("FUZZ_HTTP_TCP")) {
+        int len = sizeof fs->addr;
+        rc = uv_tcp_getsockname(&fs->http.listener, (struct sockaddr *)&fs->addr, &len);
+        if (rc < 0) {
+            fuzz_fail("uv_tcp_getsockname", NULL, 0, "%s", uv_strerror(rc));
+        }
+        fs->addr_len = (socklen_t)len;
+    } else {
+        listen_unix(fs);
+    }
+    return fs;
+}
+
+/* ---- the server's side, seen through libuv's public handle list ---------------------------- */
+
+struct probe {
+    const uv_handle_t *listener;
+    int conns;     /* TCP handles other than the listener, closing ones included */
+    size_t unread; /* bytes waiting in the open ones' receive queues */
+};
+
+static void probe_handle(uv_handle_t *h, void *arg)
+{
+    struct probe *p = arg;
+    if (h->type != UV_TCP || h == p->listener) {
+        return;
+    }
+    p->conns++;
+    uv_os_fd_t fd;
+    int n = 0;
+    if (!uv_is_closing(h) && uv_fileno(h, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0) {
+        p->unread += (size_t)n;
+    }
+}
+
+static struct probe probe(struct fuzz_server *fs)
+{
+    struct probe p = {.listener = (const uv_handle_t *)&fs->http.listener};
+    uv_walk(&fs->loop, probe_handle, &p);
+    return p;
+}
+
+/* ---- the client's side ---------------------------------------------------------------------- */
+
+static uint64_t fnv1a(const uint8_t *d, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ d[i]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Reads whatever the server has sent. Returns true at its end of stream. */
+static bool drain(int fd, struct buf *got, const uint8_t *data, size_t size)
+{
+    for (;;) {
+        char tmp[16384];
+        ssize_t n = recv(fd, tmp, sizeof tmp, MSG_DONTWAIT);
+        if (n > 0) {
+            if (buf_append(got, tmp, (size_t)n) < 0) {
+                fuzz_fail("buf_append", NULL, 0, "out of memory");
+            }
+            continue;
+        }
+        if (n == 0) {
+            return true;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return false;
+        }
+        /* A reset can destroy answers the client has not read yet: http_conn lingers so that
+         * it never happens. */
+        fuzz_fail("the server reset the connection", data, size, "recv: %s", strerror(errno));
+    }
+}
+
+/* How one exchange sends the input: pieces data[cut[k-1]..cut[k]) for k = 1..3 (some may be
+ * empty), and whether it shuts down its side at once after the last one. */
+struct plan {
+    size_t cut[4];
+    bool shut_at_once;
+};
+
+/* The whole input in one send. */
+static struct plan plan_whole(size_t size, uint64_t h)
+{
+    return (struct plan){.cut = {0, size, size, size}, .shut_at_once = (h >> 60) & 1};
+}
+
+/* Two or three pieces at places the hash picks. */
+static struct plan plan_split(size_t size, uint64_t h)
+{
+    struct plan pl = {
+        .cut = {0, (size_t)((h >> 8) % (size + 1)), (size_t)((h >> 32) % (size + 1)), size},
+        .shut_at_once = (h >> 61) & 1};
+    if (pl.cut[1] > pl.cut[2]) {
+        size_t t = pl.cut[1];
+        pl.cut[1] = pl.cut[2];
+        pl.cut[2] = t;
+    }
+    if (h & 1) {
+        pl.cut[2] = pl.cut[1]; /* two pieces */
+    }
+    return pl;
+}
+
+/* Sends data as planned and collects everything the server answers into got. */
+static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size,
+                     const struct plan *pl, struct buf *got)
+{
+    const size_t *cut = pl->cut;
+    bool shut_at_once = pl->shut_at_once;
+
+    int fd = socket(fs->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fuzz_fail("socket", NULL, 0, "%s", strerror(errno));
+    }
+    if (fs->addr.ss_family == AF_INET) {
+        /* TCP: each connection ends in TIME_WAIT on the client's side (it shuts down first),
+         * holding an ephemeral port of its source address for a minute unless the kernel
+         * reuses it (tcp_tw_reuse); 250 source addresses in turn make ports last longer. */
+        struct sockaddr_in from = {
+            .sin_family = AF_INET,
+            .sin_addr.s_addr = htonl(0x7F000002u + (uint32_t)(fs->connections++ % 250)),
+        };
+        int one = 1;
+        if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) == 0) {
+            (void)bind(fd, (const struct sockaddr *)&from, sizeof from);
+        }
+    }
+    /* Blocking: the kernel completes a local connection before the server accepts it. */
+    if (connect(fd, (const struct sockaddr *)&fs->addr, fs->addr_len) < 0) {
+        fuzz_fail("connect", NULL, 0, "%s", strerror(errno));
+    }
+    got->len = 0;
+    size_t sent = 0;
+    int piece = 1;
+    bool shut = false;
+    bool eof = false;
+    bool seen = false;
+    uint64_t deadline = uv_hrtime() + EXCHANGE_TIMEOUT_NS;
+    for (;;) {
+        /* What the server has read is judged by a probe taken after the send and a turn of the
+         * loop: a probe taken before the send would say it has read what it has not yet had. */
+        struct probe p = probe(fs);
+        size_t probed_sent = sent;
+        seen = seen || p.conns > 0;
+        bool gone = seen && p.conns == 0;
+        if (!shut && gone) {
+            shut = true; /* the server is done with us: nothing more can be sent */
+        }
+        if (!shut && sent < cut[piece]) {
+            ssize_t n = send(fd, data + sent, cut[piece] - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0) {
+                sent += (size_t)n;
+            } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                shut = true; /* the server stopped reading and closed: allowed after an error */
+            }
+        }
+        bool caught_up = seen && p.unread == 0 && probed_sent == sent;
+        while (!shut && piece < 3 && sent == cut[piece] && cut[piece + 1] == sent) {
+            piece++; /* an empty piece: nothing to wait for */
+        }
+        if (!shut && sent == cut[piece] && piece < 3 && caught_up) {
+            piece++;
+        } else if (!shut && sent == size && piece == 3 && (shut_at_once || caught_up)) {
+            shutdown(fd, SHUT_WR);
+            shut = true;
+        }
+        eof = eof || drain(fd, got, data, size);
+        if (eof && gone) {
+            break;
+        }
+        if (uv_hrtime() > deadline) {
+            fuzz_fail("the exchange ended within 5 s", data, size,
+                      "sent %zu of %zu bytes, received %zu, server end of stream %s, %d server "
+                      "connection(s)",
+                      sent, size, got->len, eof ? "seen" : "not seen", p.conns);
+        }
+        uv_run(&fs->loop, UV_RUN_NOWAIT);
+    }
+    close(fd);
+}
+
+/* ---- the requests, parsed again to pair them with the responses ------------------------------ */
+
+struct request {
+    int method;
+    size_t target_off; /* into requests.targets */
+    size_t target_len;
+};
+
+struct requests {
+    size_t n; /* complete requests (may exceed MAX_REQUESTS; only those are kept) */
+    struct request r[MAX_REQUESTS];
+    struct buf targets;
+    size_t cur_off;
+};
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct requests *rq = p->data;
+    rq->cur_off = rq->targets.len;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct requests *rq = p->data;
+    return buf_append(&rq->targets, at, n) < 0 ? -1 : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct requests *rq = p->data;
+    if (rq->n < MAX_REQUESTS) {
+        rq->r[rq->n] = (struct request){
+            .method = llhttp_get_method(p),
+            .target_off = rq->cur_off,
+            .target_len = rq->targets.len - rq->cur_off,
+        };
+    }
+    rq->n++;
+    return 0;
+}
+
+static void parse_requests(struct requests *rq, const uint8_t *data, size_t size)
+{
+    static llhttp_settings_t settings;
+    static bool settings_ready;
+    if (!settings_ready) {
+        llhttp_settings_init(&settings);
+        settings.on_message_begin = on_message_begin;
+        settings.on_url = on_url;
+        settings.on_message_complete = on_message_complete;
+        settings_ready = true;
+    }
+    llhttp_t parser;
+    llhttp_init(&parser, HTTP_REQUEST, &settings);
+    parser.data = rq;
+    rq->n = 0;
+    rq->targets.len = 0;
+    /* Stops at the first error (or upgrade): no request after it is answered either. */
+    llhttp_execute(&parser, (const char *)data, size);
+}
+
+/* ---- the responses ---------------------------------------------------------------------------- */
+
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* The body a 200 to GET "/downcase/?QUERY#frag" must have, into fs->want. False when the target
+ * is not of that form (other forms reach the router too, but are not checked here). */
+static bool expected_downcase(struct fuzz_server *fs, const char *t, size_t len)
+{
+    static const char path[] = "/downcase/?";
+    if (len < sizeof path - 1 || memcmp(t, path, sizeof path - 1) != 0) {
+        return false;
+    }
+    const char *q = t + sizeof path - 1;
+    const char *hash = memchr(q, '#', len - (sizeof path - 1));
+    size_t qlen = hash ? (size_t)(hash - q) : len - (sizeof path - 1);
+    struct buf param = {0};
+    struct buf *w = &fs->want;
+    w->len = 0;
+    int found = query_get(q, qlen, "param", &param);
+    bool ok = found == 1 && buf_append_str(w, "lower case of ") == 0 &&
+              buf_append(w, param.data, param.len) == 0 && buf_append_str(w, " is ") == 0 &&
+              lower_utf8(param.data, param.len, w) == 0;
+    buf_finish(&param);
+    return ok;
+}
+
+/* What check_responses saw of the last answer, to compare two exchanges. */
+struct last_answer {
+    size_t start; /* offset of the last response (0 when there is none) */
+    bool refusal; /* it is an error (4xx/5xx) that ends the connection */
+};
+
+static struct last_answer check_responses(struct fuzz_server *fs, const struct requests *rq,
+                                          const struct buf *got)
+{
+    struct last_answer last = {0, false};
+    const char *g = got->data;
+    size_t glen = got->len;
+    size_t pos = 0;
+    size_t i = 0; /* response index */
+    bool closed = false;
+    while (pos < glen) {
+        const char *r = g + pos;
+        size_t left = glen - pos;
+        const char *end = memmem(r, left, "\r\n\r\n", 4);
+        FUZZ_CHECK(end != NULL, r, left); /* a whole header block */
+        size_t head_len = (size_t)(end - r) + 4;
+        FUZZ_CHECK(i <= rq->n, g, glen); /* at most one answer more than requests */
+        /* Status line. */
+        FUZZ_CHECK(head_len > 13 && memcmp(r, "HTTP/1.1 ", 9) == 0, r, head_len);
+        FUZZ_CHECK(r[9] >= '1' && r[9] <= '5' && r[10] >= '0' && r[10] <= '9' && r[11] >= '0' &&
+                       r[11] <= '9' && r[12] == ' ',
+                   r, head_len);
+        int status = (r[9] - '0') * 100 + (r[10] - '0') * 10 + (r[11] - '0');
+        const char *eol = memmem(r, head_len, "\r\n", 2);
+        const char *reason = r + 13;
+        const char *known = http_status_text(status);
+        size_t known_len = strlen(known);
+        FUZZ_CHECK(strcmp(known, "Unknown") != 0 && (size_t)(eol - reason) == known_len &&
+                       memcmp(reason, known, known_len) == 0,
+                   r, head_len);
+        /* Header lines. */
+        size_t content_lengths = 0;
+        size_t cl = 0;
+        bool conn_close = false;
+        const char *line = eol + 2;
+        while (line < end + 2) {
+            const char *le = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+            const char *colon = memchr(line, ':', (size_t)(le - line));
+            FUZZ_CHECK(colon != NULL && colon > line && colon + 1 < le && colon[1] == ' ', line,
+                       (size_t)(le - line));
+            for (const char *c = line; c < colon; c++) {
+                FUZZ_CHECK(is_tchar((unsigned char)*c), line, (size_t)(le - line));
+            }
+            for (const char *c = colon + 2; c < le; c++) {
+                unsigned char u = (unsigned char)*c;
+                FUZZ_CHECK(u == '\t' || (u >= 0x20 && u != 0x7F), line, (size_t)(le - line));
+            }
+            size_t name_len = (size_t)(colon - line);
+            const char *v = colon + 2;
+            size_t vlen = (size_t)(le - v);
+            if (name_len == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+                content_lengths++;
+                FUZZ_CHECK(vlen > 0 && vlen < 10, line, (size_t)(le - line));
+                cl = 0;
+                for (size_t k = 0; k < vlen; k++) {
+                    FUZZ_CHECK(v[k] >= '0' && v[k] <= '9', line, (size_t)(le - line));
+                    cl = cl * 10 + (size_t)(v[k] - '0');
+                }
+            }
+            if (name_len == 10 && strncasecmp(line, "Connection", 10) == 0 && vlen == 5 &&
+                strncasecmp(v, "close", 5) == 0) {
+                conn_close = true;
+            }
+            line = le + 2;
+        }
+        FUZZ_CHECK(content_lengths == 1, r, head_len);
+        /* Body: none for HEAD, except an error answer (it ends the connection) which always
+         * carries one. */
+        const struct request *req = i < rq->n && i < MAX_REQUESTS ? &rq->r[i] : NULL;
+        size_t rest = left - head_len;
+        bool head = req && req->method == HTTP_HEAD && !(conn_close && rest == cl && cl > 0);
+        size_t body_len = head ? 0 : cl;
+        FUZZ_CHECK(rest >= body_len, r, left); /* the whole body arrived */
+        const char *body = r + head_len;
+        FUZZ_CHECK(fuzz_utf8_valid(body, body_len), r, head_len + body_len);
+        if (req && status == 200 && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+            expected_downcase(fs, rq->targets.data + req->target_off, req->target_len)) {
+            FUZZ_CHECK(cl == fs->want.len, r, head_len + body_len);
+            FUZZ_CHECK(head || memcmp(body, fs->want.data, cl) == 0, r, head_len + body_len);
+        }
+        last.start = pos;
+        last.refusal = conn_close && status >= 400;
+        pos += head_len + body_len;
+        i++;
+        closed = conn_close;
+        if (conn_close) {
+            FUZZ_CHECK(pos == glen, g, glen); /* nothing after Connection: close */
+        }
+    }
+    /* Unless the connection was ended by an answer, every complete request was answered. */
+    if (!closed) {
+        FUZZ_CHECK(i == rq->n, g, glen);
+    }
+    return last;
+}
+
+/* Overwrites the value of every Date header, the one part of an answer that may differ
+ * between two exchanges of the same input (they can straddle a second). */
+static void blank_dates(struct buf *b)
+{
+    static const char date[] = "\r\nDate: ";
+    if (b->len == 0) {
+        return; /* b->data may be NULL */
+    }
+    char *p = b->data;
+    char *end = b->data + b->len;
+    while ((p = memmem(p, (size_t)(end - p), date, sizeof date - 1)) != NULL) {
+        p += sizeof date - 1;
+        while (p < end && *p != '\r') {
+            *p++ = '-';
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct requests rq;
+    struct fuzz_server *fs = server_get();
+    uint64_t h = fnv1a(data, size);
+    struct plan whole = plan_whole(size, h);
+    struct plan split = plan_split(size, h);
+    exchange(fs, data, size, &whole, &fs->got);
+    exchange(fs, data, size, &split, &fs->split);
+    if (fs->show) {
+        fprintf(stderr, "---- %zu bytes in, sent whole: %zu bytes out:\n%.*s\n", size, fs->got.len,
+                (int)fs->got.len, fs->got.data ? fs->got.data : "");
+        fprintf(stderr, "---- cut at %zu and %zu: %zu bytes out:\n%.*s\n", split.cut[1],
+                split.cut[2], fs->split.len, (int)fs->split.len,
+                fs->split.data ? fs->split.data : "");
+    }
+    parse_requests(&rq, data, size);
+    struct last_answer a = check_responses(fs, &rq, &fs->got);
+    struct last_answer b = check_responses(fs, &rq, &fs->split);
+    /* How the bytes were cut into reads must not change the answers, with one exception: when
+     * both exchanges end with a refusal, which one may depend on the reads (a target too long
+     * and, further on, malformed is refused as too long when a read ends inside it, as
+     * malformed when it comes whole: llhttp hands over the target only at its end or a read's),
+     * so then only the answers before it are compared. */
+    blank_dates(&fs->got);
+    blank_dates(&fs->split);
+    size_t len_a = a.refusal && b.refusal ? a.start : fs->got.len;
+    size_t len_b = a.refusal && b.refusal ? b.start : fs->split.len;
+    if (len_a != len_b || (len_a > 0 && memcmp(fs->got.data, fs->split.data, len_a) != 0)) {
+        fprintf(stderr, "answers to the input sent whole:\n%.*s\n", (int)fs->got.len,
+                fs->got.data ? fs->got.data : "");
+        fuzz_fail("the same answers however the input is cut", fs->split.data, fs->split.len,
+                  "answers to the input cut at %zu and %zu", split.cut[1], split.cut[2]);
+    }
+    return 0;
+}
