@@ -131,6 +131,11 @@ static int render_metrics(void *owner, struct buf *out)
 
 static int start(struct pub *pub, const struct cli_options *o)
 {
+    /* Signals first: once "http listening" is announced, a signal must find its handler (one
+     * that arrives earlier waits for the loop to run). */
+    uv_signal_start(&pub->sigint, on_signal, SIGINT);
+    uv_signal_start(&pub->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&pub->sighup, on_sighup, SIGHUP);
     int rc;
     /* The ZAP handler must be bound before the first CURVE server socket exists (zap.h). */
     if (o->curve_secret && (rc = zap_init(&pub->zap, &pub->loop, pub->zctx, o->curve_allow)) < 0) {
@@ -148,9 +153,6 @@ static int start(struct pub *pub, const struct cli_options *o)
     if (rc < 0) {
         return rc;
     }
-    uv_signal_start(&pub->sigint, on_signal, SIGINT);
-    uv_signal_start(&pub->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&pub->sighup, on_sighup, SIGHUP);
     pub->started = true;
     return 0;
 }
