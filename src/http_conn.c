@@ -383,7 +383,9 @@ static int on_message_complete(llhttp_t *p)
     c->phase = PHASE_IDLE;
     c->screening = true;
     http_screen_reset(&c->screen);
-    bool keep_alive = llhttp_should_keep_alive(p) && !c->server->stopping;
+    /* Upgrade and CONNECT are not served: the answer is a normal one, and the connection ends
+     * with it, since what the client sends next would not be HTTP. */
+    bool keep_alive = llhttp_should_keep_alive(p) && !p->upgrade && !c->server->stopping;
     answer(c, keep_alive);
     if (!keep_alive) {
         /* Whatever follows on this connection is not read: stop here. */
@@ -449,6 +451,12 @@ static void parse(struct http_conn *c, const char *data, size_t len)
         if (err == HPE_OK) {
             p += chunk;
             continue;
+        }
+        if (err == HPE_PAUSED_UPGRADE) {
+            /* After an Upgrade or CONNECT request, already answered with Connection: close. */
+            stop_parsing(c);
+            c->finishing = true;
+            return;
         }
         if (err != HPE_PAUSED) {
             stop_parsing(c);

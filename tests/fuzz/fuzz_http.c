@@ -51,11 +51,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
+#include <zmq.h>
 
 #include "buf.h"
 #include "fuzz_util.h"
 #include "http_server.h"
+#include "cli.h"
 #include "lower.h"
+#include "metrics.h"
+#include "publisher.h"
 #include "query.h"
 #include "router.h"
 
@@ -77,6 +81,9 @@ struct fuzz_server {
     struct buf want;  /* scratch for an expected body */
     uint64_t connections;
     bool show; /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
+    struct cli_options options;
+    void *zctx;
+    struct publisher publisher;
     struct http_server http;
 };
 
@@ -119,6 +126,16 @@ static void listen_unix(struct fuzz_server *fs)
     close(fd);
 }
 
+static int render_metrics(void *owner, struct buf *out)
+{
+    struct fuzz_server *fs = owner;
+    struct metrics m = {.out = out};
+    metrics_http(&m, &fs->http);
+    metrics_single(&m, "downcase_published_messages_total", "counter", "Published.",
+                   fs->publisher.published);
+    return m.rc;
+}
+
 static struct fuzz_server *server_get(void)
 {
     static struct fuzz_server *fs;
@@ -136,7 +153,21 @@ static struct fuzz_server *server_get(void)
         fuzz_fail("uv_loop_init", NULL, 0, "%s", uv_strerror(rc));
     }
     fs->show = getenv("FUZZ_HTTP_SHOW") != NULL;
-    router_init(&fs->router, NULL);
+    /* A real publisher on an inproc endpoint, so /downcase/ runs its whole path, publishing
+     * included, and /metrics renders real counters. */
+    static char *argv[] = {"downcase", "--role=pub", "--wire=framed",
+                           "--bind=inproc://downcase-fuzz", NULL};
+    struct buf err = {0};
+    if (cli_parse(4, argv, &fs->options, &err) < 0) {
+        fuzz_fail("cli_parse", err.data, err.len, "options");
+    }
+    buf_finish(&err);
+    fs->zctx = zmq_ctx_new();
+    if (fs->zctx == NULL || publisher_init(&fs->publisher, &fs->loop, fs->zctx, &fs->options) < 0) {
+        fuzz_fail("publisher_init", NULL, 0, "inproc publisher");
+    }
+    router_init(&fs->router, &fs->publisher,
+                (struct router_status){.render = render_metrics, .owner = fs});
     http_server_init(&fs->http, &fs->loop, "fuzz", router_handle, &fs->router);
     rc = http_server_listen(&fs->http, "127.0.0.1", 0);
     if (rc < 0) {
