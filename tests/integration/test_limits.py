@@ -232,6 +232,19 @@ class LimitsTest(harness.ProcessTest):
         self.assertEqual([r[0] for r in res], [200, 400])
         self.assertEqual(res[0][2], b"lower case of one is one")
 
+    def test_upgrade_and_connect_get_one_answer_and_close(self):
+        pub = self.pub()
+        cases = [
+            (b"GET /downcase/?param=U HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+             b"Upgrade: websocket\r\n\r\n\x81\x85junk-after-upgrade", 200),
+            (b"CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n"
+             b"\x16\x03\x01tls-bytes", 404),
+        ]
+        for raw, want in cases:
+            with self.subTest(raw=raw[:20]):
+                status, body = answer_and_close(pub.host, pub.port, raw)
+                self.assertEqual(status, want, body)
+
     def test_body_bytes_are_not_screened_as_a_head(self):
         # A body may hold anything, bare CR and LF included; the next request is screened again.
         pub = self.pub()
