@@ -195,7 +195,7 @@ class Lab:
     def partition(self, a, b):
         """Drops every frame between hosts a and b, both ways."""
         self.nft("""table bridge dcpart {
-  chain fwd { type filter hook forward priority 0; policy accept;
+  chain cut { type filter hook forward priority 0; policy accept;
     ip saddr %s ip daddr %s drop
     ip saddr %s ip daddr %s drop
   }
