@@ -7,6 +7,9 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
 # prometheus: for promtool, the standard validator of /metrics.
 TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus"
+# The network suite (root only): namespaces and links (iproute2), partitions and loss
+# (nftables), delay through NFQUEUE (iptables), the HTTP load balancer of the scale-out test.
+NETWORK_PACKAGES="iproute2 nftables iptables nginx-light"
 
 need_packages() {
     local missing=()
