@@ -17,6 +17,7 @@ enum cli_role {
     CLI_ROLE_NONE,
     CLI_ROLE_PUB,
     CLI_ROLE_SUB,
+    CLI_ROLE_RELAY,
 };
 
 /* What the sub expects to receive; it always accepts both layouts (see wire.h). */
@@ -42,6 +43,14 @@ struct cli_options {
     const char *connects[CLI_MAX_ENDPOINTS];
     size_t nconnects;
 
+    /* relay: --upstream (the publishers' side, an XSUB) and --downstream (the subscribers'
+     * side, an XPUB) endpoints, as given: "@ENDPOINT" binds, ">ENDPOINT" connects, a bare
+     * endpoint connects upstream and binds downstream (czmq's zsock_attach convention). */
+    const char *upstreams[CLI_MAX_ENDPOINTS];
+    size_t nupstreams;
+    const char *downstreams[CLI_MAX_ENDPOINTS];
+    size_t ndownstreams;
+
     /* pub: the layout published; sub: the layout expected (--wire unset: any). */
     enum wire_kind wire;
     enum cli_expect expect;
@@ -53,7 +62,7 @@ struct cli_options {
     const char *log_path;
     enum logline_format log_format;
     size_t log_backlog; /* unwritten log bytes held while writes fail */
-    /* sub: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
+    /* sub and relay: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
     char metrics_host[256];
     int metrics_port;
 

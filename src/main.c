@@ -11,6 +11,7 @@
 #include "config.h"
 #include "diag.h"
 #include "pub.h"
+#include "relay.h"
 #include "sub.h"
 
 static void print_version(void)
@@ -44,5 +45,8 @@ int main(int argc, char **argv)
     }
     /* A peer that goes away mid-write must be an error code, not a fatal signal. */
     signal(SIGPIPE, SIG_IGN);
+    if (o.role == CLI_ROLE_RELAY) {
+        return relay_run(&o);
+    }
     return o.role == CLI_ROLE_PUB ? pub_run(&o) : sub_run(&o);
 }

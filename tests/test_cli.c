@@ -58,7 +58,7 @@ static const struct {
     const char *argv[8];
     const char *says[2]; /* substrings the message must hold */
 } errors[] = {
-    {{NULL}, {"--role=pub or --role=sub is required", NULL}},
+    {{NULL}, {"--role=pub, --role=sub or --role=relay is required", NULL}},
     {{"--wire=plain", NULL}, {"--role", "required"}},
     {{"--bogus", NULL}, {"unknown flag '--bogus'", NULL}},
     {{"--bogus=1", NULL}, {"unknown flag '--bogus=1'", NULL}},
@@ -129,6 +129,17 @@ static const struct {
     {{"--role=pub", "--metrics=127.0.0.1:9", NULL}, {"--metrics does not apply", NULL}},
     {{"--role=sub", "--metrics=9100", NULL}, {"'9100'", "--metrics"}},
     {{"--role=pub", "--hwm=5", "--hwm=6", NULL}, {"--hwm given more than once", NULL}},
+    {{"--role=relay", NULL}, {"at least one --upstream and one --downstream", NULL}},
+    {{"--role=relay", "--upstream=tcp://a:1", NULL}, {"one --downstream", NULL}},
+    {{"--role=relay", "--upstream=@x", "--downstream=@tcp://*:2", NULL}, {"'@x'", "--upstream"}},
+    {{"--role=relay", "--downstream=>", NULL}, {"'>'", "--downstream"}},
+    {{"--role=relay", "--connect=tcp://a:1", NULL},
+     {"--connect does not apply to --role=relay", NULL}},
+    {{"--role=relay", "--log=x", NULL}, {"--log does not apply to --role=relay", NULL}},
+    {{"--role=sub", "--upstream=tcp://a:1", NULL},
+     {"--upstream does not apply to --role=sub", NULL}},
+    {{"--role=pub", "--downstream=tcp://a:1", NULL}, {"--downstream does not apply", NULL}},
+    {{"--role=proxy", NULL}, {"expected pub, sub or relay", NULL}},
 };
 
 static void test_errors(void)
@@ -191,6 +202,25 @@ static void test_sub_defaults(void)
     CHECK(o.log_format == LOGLINE_TEXT);
     CHECK(o.expect == CLI_EXPECT_ANY);
     CHECK(o.ntopics == 0);
+    buf_finish(&err);
+}
+
+static void test_relay(void)
+{
+    struct cli_options o;
+    struct buf err = {0};
+    CHECK(parse(ARGS("--role=relay", "--upstream=tcp://10.0.0.1:4444", "--upstream",
+                     "@tcp://*:4445", "--downstream=@tcp://*:4446", "--downstream=>ipc://x",
+                     "--metrics=127.0.0.1:0", "--hwm=5"),
+                &o, &err) == 0);
+    CHECK(o.role == CLI_ROLE_RELAY);
+    /* Kept as written: the relay splits them into binds and connects. */
+    CHECK(o.nupstreams == 2 && strcmp(o.upstreams[0], "tcp://10.0.0.1:4444") == 0 &&
+          strcmp(o.upstreams[1], "@tcp://*:4445") == 0);
+    CHECK(o.ndownstreams == 2 && strcmp(o.downstreams[0], "@tcp://*:4446") == 0 &&
+          strcmp(o.downstreams[1], ">ipc://x") == 0);
+    CHECK(o.nbinds == 0 && o.nconnects == 0);
+    CHECK(o.metrics_port == 0 && o.hwm == 5);
     buf_finish(&err);
 }
 
@@ -474,6 +504,7 @@ int main(void)
     test_errors();
     test_pub_defaults();
     test_sub_defaults();
+    test_relay();
     test_values();
     test_limits();
     test_help_version();
