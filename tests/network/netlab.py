@@ -385,3 +385,52 @@ def exit_clean(tc, lab):
     for p, rc in lab.stop_all().items():
         tc.assertEqual(rc, 0, "%s in %s exited %r; stderr:\n%s" % (p.args, p.host, rc,
                                                                    p.stderr_text()))
+
+
+def warm_marks(entries):
+    """{publisher id: seq of its warm-up marker}: what follows is what a test counts."""
+    marks = {}
+    for e in entries:
+        p = param_of(e)
+        if p and p.endswith("-done"):
+            marks[e["publisher"]] = e["seq"]
+    return marks
+
+
+def account(tc, entries, pid, mark, what):
+    """Publisher pid's log after seq `mark`: (message lines, gap lines, messages reported
+    lost). Asserts every gap line's count is exactly the jump in sequence numbers it stands
+    for, and that the messages are in sequence order."""
+    after = [e for e in by_publisher(entries).get(pid, [])
+             if e.get("event") == "gap" or e["seq"] > mark]
+    prev, pending = mark, 0
+    for e in after:
+        if "message" in e:
+            tc.assertEqual(e["seq"] - prev - 1, pending, "%s: gap count before seq %d"
+                           % (what, e["seq"]))
+            prev, pending = e["seq"], 0
+        else:
+            pending += e["lost"]
+    lines = [e for e in after if "message" in e]
+    gaps = [e for e in after if e.get("event") == "gap"]
+    return lines, gaps, sum(e["lost"] for e in gaps)
+
+
+def tail_probes(tc, lab, client, hosts, log, timeout=15):
+    """A loss at the end of a stream only shows as a gap once a later message arrives: publish
+    probes through each host until one of its probes is logged. Returns {host: probes sent}
+    (each answered 200)."""
+    tails = dict.fromkeys(hosts, 0)
+    deadline = time.monotonic() + timeout
+    while True:
+        logged = {param_of(e) for e in read_json_log(log)}
+        todo = [h for h in hosts if not any("tail-%s-%d" % (h, i) in logged
+                                            for i in range(tails[h]))]
+        if not todo:
+            return tails
+        tc.assertLess(time.monotonic(), deadline, "no tail probe logged from %s" % todo)
+        for h in todo:
+            lab.curl(client, "http://%s:5000/downcase/?param=tail-%s-%d"
+                     % (lab.addr[h], h, tails[h]))
+            tails[h] += 1
+        time.sleep(0.2)
