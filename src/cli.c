@@ -9,9 +9,11 @@
 
 const char cli_usage[] =
     "Usage: downcase --role=pub [--listen=HOST:PORT] [ENDPOINTS] [--wire=plain|framed]\n"
-    "                [--topic=NAME]\n"
+    "                [--topic=NAME] [--curve-secret=FILE [--curve-allow=DIR]]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
     "                [--wire=plain|framed] [--topic=PREFIX]...\n"
+    "                [--curve-secret=FILE --curve-server=FILE]\n"
+    "       downcase --keygen=NAME\n"
     "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
     "                [--metrics=HOST:PORT]\n"
     "       downcase --help | --version\n"
@@ -57,6 +59,13 @@ const char cli_usage[] =
     "  --heartbeat=TIME         ZeroMQ heartbeat interval (default 2s, 0 = off); a peer\n"
     "                           silent for three intervals is dropped and reconnected\n"
     "SIZE is bytes or with k/m (KiB/MiB); TIME is seconds or with ms/s/m.\n"
+    "  --keygen=NAME            write a CurveZMQ key pair: NAME (public certificate) and\n"
+    "                           NAME_secret (mode 0600), czmq's format; never overwrites\n"
+    "  --curve-secret=FILE      encrypt with CurveZMQ using this side's NAME_secret file\n"
+    "                           (pub: every endpoint becomes a CURVE server)\n"
+    "  --curve-allow=DIR        pub: admit only clients whose public certificate is in DIR\n"
+    "                           (re-read at each handshake; default: any CURVE client)\n"
+    "  --curve-server=FILE      sub: the publisher's public certificate (with --curve-secret)\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version and the library versions\n"
     "\n"
@@ -82,6 +91,10 @@ enum flag_id {
     F_MAX_CONNECTIONS,
     F_HWM,
     F_HEARTBEAT,
+    F_KEYGEN,
+    F_CURVE_SECRET,
+    F_CURVE_SERVER,
+    F_CURVE_ALLOW,
     F_UPSTREAM,
     F_DOWNSTREAM,
 };
@@ -90,7 +103,7 @@ enum flag_id {
 #define ROLE_SUB (1u << CLI_ROLE_SUB)
 #define ROLE_RELAY (1u << CLI_ROLE_RELAY)
 #define ROLE_ANY (ROLE_PUB | ROLE_SUB | ROLE_RELAY)
-#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic */
+#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic, --curve-secret */
 
 static const struct flag {
     const char *name;
@@ -118,10 +131,16 @@ static const struct flag {
     {"max-connections", 0, F_MAX_CONNECTIONS, true, ROLE_ANY},
     {"hwm", 0, F_HWM, true, ROLE_ANY},
     {"heartbeat", 0, F_HEARTBEAT, true, ROLE_ANY},
+    {"keygen", 0, F_KEYGEN, true, ROLE_ANY},
+    {"curve-secret", 0, F_CURVE_SECRET, true, ROLE_NET},
+    {"curve-server", 0, F_CURVE_SERVER, true, ROLE_SUB},
+    {"curve-allow", 0, F_CURVE_ALLOW, true, ROLE_PUB},
     {"upstream", 0, F_UPSTREAM, true, ROLE_RELAY},
     {"downstream", 0, F_DOWNSTREAM, true, ROLE_RELAY},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
+/* Which flags were seen is a bit mask in an unsigned, one bit per flag id. */
+_Static_assert(NFLAGS <= 32, "too many flags for the 'seen' mask");
 
 static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -422,6 +441,18 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
                         v);
         }
         break;
+    case F_KEYGEN:
+    case F_CURVE_SECRET:
+    case F_CURVE_SERVER:
+    case F_CURVE_ALLOW:
+        if (*v == '\0') {
+            return fail(err, "empty value for %s", shown);
+        }
+        *(f->id == F_KEYGEN         ? &o->keygen
+          : f->id == F_CURVE_SECRET ? &o->curve_secret
+          : f->id == F_CURVE_SERVER ? &o->curve_server
+                                    : &o->curve_allow) = v;
+        break;
     }
     return 0;
 }
@@ -459,12 +490,19 @@ static int finish(struct cli_options *o, unsigned seen, struct buf *err)
         if (o->nbinds == 0 && o->nconnects == 0) {
             o->binds[o->nbinds++] = "tcp://*:4444";
         }
+        if (o->curve_allow && !o->curve_secret) {
+            return fail(err, "--curve-allow needs --curve-secret (the publisher's own key pair)");
+        }
     } else if (o->role == CLI_ROLE_RELAY) {
         /* No default: a relay sits between two tiers the operator names. */
         if (o->nupstreams == 0 || o->ndownstreams == 0) {
             return fail(err, "--role=relay needs at least one --upstream and one --downstream");
         }
     } else {
+        if ((o->curve_secret == NULL) != (o->curve_server == NULL)) {
+            return fail(err, "the subscriber needs both --curve-secret and --curve-server "
+                             "(its own key pair and the publisher's public key), or neither");
+        }
         if (!(seen & (1u << F_WIRE))) {
             o->expect = CLI_EXPECT_ANY;
         }
@@ -533,7 +571,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
             return rc;
         }
     }
-    if (o->help || o->version) {
+    if (o->help || o->version || o->keygen) {
         return 0;
     }
     return finish(o, seen, err);

@@ -32,6 +32,9 @@ struct cli_options {
     enum cli_role role;
     bool help;
     bool version;
+    /* --keygen=NAME: write a CURVE key pair as NAME and NAME_secret, then exit (a mode, like
+     * --version: no role needed). */
+    const char *keygen;
 
     /* pub: HTTP listen address, split from HOST:PORT or [HOST]:PORT. */
     char listen_host[256];
@@ -77,6 +80,13 @@ struct cli_options {
      * heartbeat interval (0: off) after which, three times missed, a silent peer is dropped. */
     int hwm;
     uint64_t heartbeat_ms;
+
+    /* CurveZMQ (curve.h). Both roles: this side's secret certificate; sub: the publisher's
+     * public certificate (given with --curve-secret or not at all); pub: a directory of the
+     * public certificates of the clients admitted (needs --curve-secret). */
+    const char *curve_secret;
+    const char *curve_server;
+    const char *curve_allow;
 };
 
 /* Defaults of the limits above. */

@@ -37,9 +37,8 @@ int logfile_open(struct logfile *lf, const char *path)
 static uint64_t count_lines(const char *p, size_t n)
 {
     uint64_t lines = 0;
-    /* An empty buffer may have no storage yet: memchr(NULL, ...) is undefined even for 0. */
     if (n == 0) {
-        return 0;
+        return 0; /* p may be NULL: an empty buffer */
     }
     const char *end = p + n;
     while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {

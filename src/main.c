@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "config.h"
+#include "curve.h"
 #include "diag.h"
 #include "pub.h"
 #include "relay.h"
@@ -42,6 +43,14 @@ int main(int argc, char **argv)
     if (o.version) {
         print_version();
         return 0;
+    }
+    if (o.keygen) {
+        return curve_keygen(o.keygen);
+    }
+    /* Key files are checked before a role starts, so a broken one stops it before anything is
+     * bound, served or created. */
+    if (curve_check(&o) < 0) {
+        return 1;
     }
     /* A peer that goes away mid-write must be an error code, not a fatal signal. */
     signal(SIGPIPE, SIG_IGN);

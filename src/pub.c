@@ -19,6 +19,8 @@
 #include "metrics.h"
 #include "publisher.h"
 #include "router.h"
+#include "zap.h"
+#include "zcontext.h"
 
 #define PUB_GRACE_MS 1000
 
@@ -28,6 +30,7 @@ struct pub {
     struct publisher publisher;
     struct router router;
     struct http_server http;
+    struct zap zap; /* --curve-secret only */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool started;
@@ -58,6 +61,7 @@ static void on_http_stopped(struct http_server *s)
              (unsigned long long)s->counters.requests, (unsigned long long)pub->publisher.published,
              (unsigned long long)pub->publisher.dropped);
     }
+    zap_close(&pub->zap);
     if (pub->publisher.sock) {
         publisher_close(&pub->publisher, on_publisher_closed);
     } else {
@@ -102,16 +106,33 @@ static int render_metrics(void *owner, struct buf *out)
                    "Messages ZeroMQ could not queue (a subscriber's high-water mark was reached); "
                    "each shows as a sequence gap at framed subscribers.",
                    pub->publisher.dropped);
+    metrics_single(&m, "downcase_curve_clients_admitted_total", "counter",
+                   "CURVE clients the ZAP handler admitted (0 without --curve-secret).",
+                   pub->zap.allowed);
+    metrics_single(&m, "downcase_curve_clients_denied_total", "counter",
+                   "CURVE clients the ZAP handler refused: key not in --curve-allow.",
+                   pub->zap.denied);
+    metrics_single(&m, "downcase_curve_handshakes_failed_total", "counter",
+                   "Handshakes that failed before ZAP: no CURVE, or the wrong server key.",
+                   pub->zap.failed);
     return m.rc;
 }
 
 static int start(struct pub *pub, const struct cli_options *o)
 {
-    int rc = publisher_init(&pub->publisher, &pub->loop, pub->zctx, o);
+    int rc;
+    /* The ZAP handler must be bound before the first CURVE server socket exists (zap.h). */
+    if (o->curve_secret && (rc = zap_init(&pub->zap, &pub->loop, pub->zctx, o->curve_allow)) < 0) {
+        return rc;
+    }
+    rc = publisher_init(&pub->publisher, &pub->loop, pub->zctx, o);
     if (rc < 0) {
         return rc;
     }
     pub->publisher.data = pub;
+    if (o->curve_secret && (rc = zap_watch(&pub->zap, pub->zctx, pub->publisher.sock)) < 0) {
+        return rc;
+    }
     rc = http_server_listen(&pub->http, o->listen_host, o->listen_port);
     if (rc < 0) {
         return rc;
@@ -165,7 +186,8 @@ int pub_run(const struct cli_options *o)
         diag("pub", "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
         status = 1;
     }
-    zmq_ctx_term(pub->zctx);
+    /* Linger (PUBLISHER_LINGER_MS) bounds the normal case; the deadline bounds the rest. */
+    zcontext_term(pub->zctx, 2 * PUBLISHER_LINGER_MS, "pub");
     router_finish(&pub->router);
     free(pub);
     return status;

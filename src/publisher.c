@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "diag.h"
 #include "zendpoint.h"
 
@@ -40,6 +41,9 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
     int rc = set_int(p->sock, ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP");
     if (rc == 0) {
         rc = set_int(p->sock, ZMQ_LINGER, PUBLISHER_LINGER_MS, "ZMQ_LINGER");
+    }
+    if (rc == 0 && o->curve_secret) {
+        rc = curve_server(p->sock, "pub", o->curve_secret);
     }
     if (rc == 0) {
         rc = zendpoint_tune(p->sock, "pub", ZMQ_SNDHWM, o->hwm, o->heartbeat_ms);

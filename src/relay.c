@@ -32,6 +32,7 @@
 #include "http_server.h"
 #include "metrics.h"
 #include "router.h"
+#include "zcontext.h"
 #include "zendpoint.h"
 #include "zmonitor.h"
 #include "zwatch.h"
@@ -457,7 +458,8 @@ int relay_run(const struct cli_options *o)
         }
         zmq_close(r->down);
     }
-    zmq_ctx_term(r->zctx);
+    /* Linger bounds what the XPUB still sends; the deadline bounds the I/O threads. */
+    zcontext_term(r->zctx, 2 * RELAY_LINGER_MS, "relay");
     router_finish(&r->router);
     free(r);
     return status;

@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "diag.h"
 #include "http_server.h"
 #include "logfile.h"
@@ -24,6 +25,7 @@
 #include "router.h"
 #include "seqtrack.h"
 #include "wire.h"
+#include "zcontext.h"
 #include "zendpoint.h"
 #include "zmonitor.h"
 #include "zwatch.h"
@@ -37,6 +39,8 @@
 #define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
 /* The frames of the message being received; a layout has at most three. */
 #define SUB_MAX_FRAMES 3
+/* How long the ZeroMQ context may take to close once the log is written (zcontext.h). */
+#define SUB_TERM_MS 500
 /* While the log cannot be written, how often to try again even if no message arrives. */
 #define SUB_RETRY_MS 1000
 
@@ -326,6 +330,9 @@ static int open_socket(struct sub *s)
             diag("sub", "zmq_setsockopt(ZMQ_SUBSCRIBE, %s): %s", t, zmq_strerror(-rc));
         }
     }
+    if (rc == 0 && o->curve_secret) {
+        rc = curve_client(s->sock, "sub", o->curve_secret, o->curve_server);
+    }
     if (rc == 0) {
         rc = zendpoint_tune(s->sock, "sub", ZMQ_RCVHWM, o->hwm, o->heartbeat_ms);
     }
@@ -500,7 +507,7 @@ int sub_run(const struct cli_options *o)
     if (s->sock) {
         zmq_close(s->sock);
     }
-    zmq_ctx_term(s->zctx);
+    zcontext_term(s->zctx, SUB_TERM_MS, "sub");
     router_finish(&s->router);
     seqtrack_finish(&s->seq);
     free(s);

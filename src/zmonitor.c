@@ -60,13 +60,14 @@ static void on_event(struct zwatch *w)
             diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
                          endpoint, (unsigned long long)zmonitor_connected(m));
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
-            /* Only a connection that completed its handshake was counted up. */
+            /* Only a connection that completed its handshake was up; one that failed its
+             * handshake (reported by whoever checks handshakes) is not a peer going down. */
             if (m->down < m->up) {
                 m->down++;
+                diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
+                             "peer %s down (%llu connected)", endpoint,
+                             (unsigned long long)zmonitor_connected(m));
             }
-            diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
-                         "peer %s down (%llu connected)", endpoint,
-                         (unsigned long long)zmonitor_connected(m));
         }
     }
 }

@@ -22,11 +22,16 @@ int zwatch_events(void *sock)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     (void)events;
+    struct zwatch *w = h->data;
     if (status < 0) {
-        struct zwatch *w = h->data;
         diag(w->who, "watching a ZeroMQ socket: %s", uv_strerror(status));
     }
-    /* Nothing else: waking the loop is the point; the check callback does the work. */
+    if (w->want == 0) {
+        /* Send-only: process the commands that made the fd readable (new subscribers, freed
+         * queues). That drains libzmq's mailbox and with it the fd, so the loop sleeps. */
+        zwatch_events(w->sock);
+    }
+    /* Otherwise waking the loop is the point; the check callback does the work. */
 }
 
 static void on_idle(uv_idle_t *h)
@@ -86,8 +91,10 @@ int zwatch_init(struct zwatch *w, uv_loop_t *loop, void *sock, int want, zwatch_
         zwatch_close(w, NULL);
         return rc;
     }
-    uv_prepare_start(&w->prepare, on_prepare);
-    uv_check_start(&w->check, on_check);
+    if (want != 0) {
+        uv_prepare_start(&w->prepare, on_prepare);
+        uv_check_start(&w->check, on_check);
+    }
     return 0;
 }
 

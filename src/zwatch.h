@@ -22,7 +22,11 @@
  * Cost: two ZMQ_EVENTS reads per loop iteration; an idle loop still sleeps.
  *
  * A socket with want == 0 (a PUB) is still watched: that keeps libzmq's commands (new
- * subscribers, disconnects) processed while no request comes in. */
+ * subscribers, disconnects, queues with room again) processed while no request comes in. It
+ * needs no prepare/check pair: nothing is ever waiting to be received, the mailbox behind the
+ * fd stays signalled until libzmq drains it (zmq_send drains it too, now and then), and epoll
+ * is level-triggered, so reading ZMQ_EVENTS when the fd is readable is enough. That saves the
+ * publisher two syscalls per loop iteration on the HTTP hot path. */
 #ifndef DOWNCASE_ZWATCH_H
 #define DOWNCASE_ZWATCH_H
 

@@ -129,6 +129,18 @@ static const struct {
     {{"--role=pub", "--metrics=127.0.0.1:9", NULL}, {"--metrics does not apply", NULL}},
     {{"--role=sub", "--metrics=9100", NULL}, {"'9100'", "--metrics"}},
     {{"--role=pub", "--hwm=5", "--hwm=6", NULL}, {"--hwm given more than once", NULL}},
+    /* CurveZMQ. */
+    {{"--role=sub", "--curve-secret=c_secret", NULL},
+     {"both --curve-secret and --curve-server", NULL}},
+    {{"--role=sub", "--curve-server=s", NULL}, {"both --curve-secret and --curve-server", NULL}},
+    {{"--role=pub", "--curve-allow=d", NULL}, {"--curve-allow needs --curve-secret", NULL}},
+    {{"--role=pub", "--curve-secret=s", "--curve-server=s", NULL},
+     {"--curve-server does not apply to --role=pub", NULL}},
+    {{"--role=sub", "--curve-allow=d", NULL}, {"--curve-allow does not apply to --role=sub", NULL}},
+    {{"--role=pub", "--curve-secret=", NULL}, {"empty value for --curve-secret", NULL}},
+    {{"--role=pub", "--curve-secret=a", "--curve-secret=b", NULL}, {"given more than once", NULL}},
+    {{"--keygen=", NULL}, {"empty value for --keygen", NULL}},
+    {{"--keygen", NULL}, {"--keygen needs a value", NULL}},
     {{"--role=relay", NULL}, {"at least one --upstream and one --downstream", NULL}},
     {{"--role=relay", "--upstream=tcp://a:1", NULL}, {"one --downstream", NULL}},
     {{"--role=relay", "--upstream=@x", "--downstream=@tcp://*:2", NULL}, {"'@x'", "--upstream"}},
@@ -140,6 +152,8 @@ static const struct {
      {"--upstream does not apply to --role=sub", NULL}},
     {{"--role=pub", "--downstream=tcp://a:1", NULL}, {"--downstream does not apply", NULL}},
     {{"--role=proxy", NULL}, {"expected pub, sub or relay", NULL}},
+    {{"--role=relay", "--curve-secret=s", NULL},
+     {"--curve-secret does not apply to --role=relay", NULL}},
 };
 
 static void test_errors(void)
@@ -450,6 +464,24 @@ static const struct {
     {"", NULL, 0},
 };
 
+static void test_curve(void)
+{
+    struct cli_options o;
+    struct buf err = {0};
+    CHECK(parse(ARGS("--keygen=keys/server"), &o, &err) == 0);
+    CHECK(o.keygen && strcmp(o.keygen, "keys/server") == 0 && o.role == CLI_ROLE_NONE);
+    CHECK(parse(ARGS("--role=pub", "--curve-secret", "s_secret", "--curve-allow=dir"), &o, &err) ==
+          0);
+    CHECK(strcmp(o.curve_secret, "s_secret") == 0 && strcmp(o.curve_allow, "dir") == 0);
+    CHECK(parse(ARGS("--role=pub", "--curve-secret=s_secret"), &o, &err) == 0);
+    CHECK(o.curve_allow == NULL && o.curve_server == NULL);
+    CHECK(parse(ARGS("--role=sub", "--curve-secret=c_secret", "--curve-server=s"), &o, &err) == 0);
+    CHECK(strcmp(o.curve_secret, "c_secret") == 0 && strcmp(o.curve_server, "s") == 0);
+    CHECK(parse(ARGS("--role=sub"), &o, &err) == 0);
+    CHECK(o.curve_secret == NULL && o.curve_server == NULL && o.keygen == NULL);
+    buf_finish(&err);
+}
+
 static void test_split_hostport(void)
 {
     for (size_t i = 0; i < sizeof hostports / sizeof hostports[0]; i++) {
@@ -510,5 +542,6 @@ int main(void)
     test_help_version();
     test_repeatable();
     test_split_hostport();
+    test_curve();
     return CHECK_DONE();
 }
