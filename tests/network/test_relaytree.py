@@ -39,12 +39,12 @@ class RelayTree(unittest.TestCase):
         for h in ("pub1", "pub2"):
             lab.pub(h)
         ready = r"relaying "
-        edge1 = lab.downcase("edge1", "--role=relay", "--heartbeat=1s",
+        lab.downcase("edge1", "--role=relay", "--heartbeat=1s",
                              "--metrics=%s:9100" % a["edge1"],
                              "--upstream=tcp://%s:4444" % a["pub1"],
                              "--upstream=tcp://%s:4444" % a["pub2"],
                              "--downstream=@tcp://%s:4445" % a["edge1"], ready=ready)
-        edge2 = lab.downcase("edge2", "--role=relay", "--heartbeat=1s",
+        lab.downcase("edge2", "--role=relay", "--heartbeat=1s",
                              "--metrics=%s:9100" % a["edge2"],
                              "--upstream=@tcp://%s:4444" % a["edge2"],
                              "--downstream=@tcp://%s:4445" % a["edge2"], ready=ready)
@@ -122,7 +122,6 @@ class RelayTree(unittest.TestCase):
                   em["edge1"]["downcase_relay_dropped_messages_total"],
                   em["edge2"]["downcase_relay_forwarded_messages_total"],
                   em["edge2"]["downcase_relay_dropped_messages_total"]), flush=True)
-        self.assertTrue(edge1 and edge2)
 
 
 if __name__ == "__main__":
