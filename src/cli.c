@@ -7,20 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char cli_usage[] =
+/* In sections: ISO C only promises string literals of 4095 bytes. */
+const char *const cli_usage[] = {
     "Usage: downcase --role=pub [--listen=HOST:PORT] [ENDPOINTS] [--wire=plain|framed]\n"
     "                [--topic=NAME] [--curve-secret=FILE [--curve-allow=DIR]]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
     "                [--wire=plain|framed] [--topic=PREFIX]...\n"
     "                [--curve-secret=FILE --curve-server=FILE]\n"
+    "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
+    "                [--metrics=HOST:PORT]\n"
     "       downcase --keygen=NAME\n"
     "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
     "\n"
     "pub serves GET /downcase/?param=TEXT over HTTP and publishes each answer on ZeroMQ;\n"
     "sub receives those messages and appends each, timestamped, to a log.\n"
-    "\n"
-    "  --role=pub|sub           which side to run (required)\n"
+    "relay forwards publishers' messages, frames intact, to subscribers (a ZeroMQ\n"
+    "XSUB/XPUB proxy: one level of an aggregation tree).\n"
+    "\n",
+
+    "  --role=pub|sub|relay     which side to run (required)\n"
     "  --listen=HOST:PORT       pub: HTTP address (default 0.0.0.0:5000; IPv6: [::]:5000)\n"
     "  --bind=ENDPOINT          ZeroMQ endpoint to bind, repeatable\n"
     "                           (pub default tcp://*:4444)\n"
@@ -35,9 +41,14 @@ const char cli_usage[] =
     "  --log-format=FORMAT      sub: text (default), json or python (the tutorial's format)\n"
     "  --log-backlog=SIZE       sub: log bytes held while the log cannot be written\n"
     "                           (default 64m); past it the oldest lines are dropped, counted\n"
-    "  --metrics=HOST:PORT      sub: serve /healthz and /metrics over HTTP here\n"
-    "\n"
-    "HTTP limits (the pub's server and the sub's --metrics server):\n"
+    "  --metrics=HOST:PORT      sub, relay: serve /healthz and /metrics over HTTP here\n"
+    "  --upstream=ENDPOINT      relay: publishers' side, repeatable; connects, or binds\n"
+    "                           when written @ENDPOINT\n"
+    "  --downstream=ENDPOINT    relay: subscribers' side, repeatable; binds, or connects\n"
+    "                           when written >ENDPOINT\n"
+    "\n",
+
+    "HTTP limits (the pub's server and the sub's or relay's --metrics server):\n"
     "  --max-header-bytes=SIZE  request line + headers (default 8k); past it 431 (414 for\n"
     "                           a long target)\n"
     "  --max-body-bytes=SIZE    request body, read and discarded (default 64k); past it 413\n"
@@ -45,12 +56,16 @@ const char cli_usage[] =
     "  --idle-timeout=TIME      an idle keep-alive connection is closed (default 60s)\n"
     "  --max-connections=N      open connections (default 10000); past it new ones are\n"
     "                           closed at once\n"
-    "ZeroMQ (both roles):\n"
-    "  --hwm=N                  messages queued per peer (pub: send, sub: receive;\n"
-    "                           default 1000); the pub counts what does not fit\n"
+    "ZeroMQ (every role):\n"
+    "  --hwm=N                  messages queued per peer (pub: send, sub: receive,\n"
+    "                           relay: both; default 1000); pub and relay count what\n"
+    "                           does not fit\n"
     "  --heartbeat=TIME         ZeroMQ heartbeat interval (default 2s, 0 = off); a peer\n"
     "                           silent for three intervals is dropped and reconnected\n"
     "SIZE is bytes or with k/m (KiB/MiB); TIME is seconds or with ms/s/m.\n"
+    "\n",
+
+    "CurveZMQ (pub and sub):\n"
     "  --keygen=NAME            write a CurveZMQ key pair: NAME (public certificate) and\n"
     "                           NAME_secret (mode 0600), czmq's format; never overwrites\n"
     "  --curve-secret=FILE      encrypt with CurveZMQ using this side's NAME_secret file\n"
@@ -58,12 +73,15 @@ const char cli_usage[] =
     "  --curve-allow=DIR        pub: admit only clients whose public certificate is in DIR\n"
     "                           (re-read at each handshake; default: any CURVE client)\n"
     "  --curve-server=FILE      sub: the publisher's public certificate (with --curve-secret)\n"
+    "Other:\n"
     "  --probe=URL              GET http://HOST[:PORT]/PATH and exit 0 on a 200 answer,\n"
     "                           1 otherwise (a health check; 3 s at most)\n"
     "  -h, --help               show this help\n"
     "  -V, --version            show the version and the library versions\n"
     "\n"
-    "Signals: SIGINT/SIGTERM stop gracefully; SIGHUP makes the sub reopen its log.\n";
+    "Signals: SIGINT/SIGTERM stop gracefully; SIGHUP makes the sub reopen its log.\n",
+    NULL,
+};
 
 enum flag_id {
     F_ROLE,
@@ -90,11 +108,15 @@ enum flag_id {
     F_CURVE_SERVER,
     F_CURVE_ALLOW,
     F_PROBE,
+    F_UPSTREAM,
+    F_DOWNSTREAM,
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
 #define ROLE_SUB (1u << CLI_ROLE_SUB)
-#define ROLE_ANY (ROLE_PUB | ROLE_SUB)
+#define ROLE_RELAY (1u << CLI_ROLE_RELAY)
+#define ROLE_ANY (ROLE_PUB | ROLE_SUB | ROLE_RELAY)
+#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic, --curve-secret */
 
 static const struct flag {
     const char *name;
@@ -107,13 +129,13 @@ static const struct flag {
     {"help", 'h', F_HELP, false, ROLE_ANY},
     {"version", 'V', F_VERSION, false, ROLE_ANY},
     {"listen", 0, F_LISTEN, true, ROLE_PUB},
-    {"bind", 0, F_BIND, true, ROLE_ANY},
-    {"connect", 0, F_CONNECT, true, ROLE_ANY},
-    {"wire", 0, F_WIRE, true, ROLE_ANY},
-    {"topic", 0, F_TOPIC, true, ROLE_ANY},
+    {"bind", 0, F_BIND, true, ROLE_NET},
+    {"connect", 0, F_CONNECT, true, ROLE_NET},
+    {"wire", 0, F_WIRE, true, ROLE_NET},
+    {"topic", 0, F_TOPIC, true, ROLE_NET},
     {"log", 0, F_LOG, true, ROLE_SUB},
     {"log-format", 0, F_LOG_FORMAT, true, ROLE_SUB},
-    {"metrics", 0, F_METRICS, true, ROLE_SUB},
+    {"metrics", 0, F_METRICS, true, ROLE_SUB | ROLE_RELAY},
     {"log-backlog", 0, F_LOG_BACKLOG, true, ROLE_SUB},
     {"max-header-bytes", 0, F_MAX_HEADER_BYTES, true, ROLE_ANY},
     {"max-body-bytes", 0, F_MAX_BODY_BYTES, true, ROLE_ANY},
@@ -123,10 +145,12 @@ static const struct flag {
     {"hwm", 0, F_HWM, true, ROLE_ANY},
     {"heartbeat", 0, F_HEARTBEAT, true, ROLE_ANY},
     {"keygen", 0, F_KEYGEN, true, ROLE_ANY},
-    {"curve-secret", 0, F_CURVE_SECRET, true, ROLE_ANY},
+    {"curve-secret", 0, F_CURVE_SECRET, true, ROLE_NET},
     {"curve-server", 0, F_CURVE_SERVER, true, ROLE_SUB},
     {"curve-allow", 0, F_CURVE_ALLOW, true, ROLE_PUB},
     {"probe", 0, F_PROBE, true, ROLE_ANY},
+    {"upstream", 0, F_UPSTREAM, true, ROLE_RELAY},
+    {"downstream", 0, F_DOWNSTREAM, true, ROLE_RELAY},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 /* Which flags were seen is a bit mask in an unsigned, one bit per flag id. */
@@ -280,7 +304,7 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
                  unsigned *seen, struct buf *err)
 {
     bool once = f->id != F_BIND && f->id != F_CONNECT && f->id != F_TOPIC && f->id != F_HELP &&
-                f->id != F_VERSION;
+                f->id != F_VERSION && f->id != F_UPSTREAM && f->id != F_DOWNSTREAM;
     if (once && (*seen & (1u << f->id))) {
         return fail(err, "%s given more than once", shown);
     }
@@ -291,8 +315,10 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
             o->role = CLI_ROLE_PUB;
         } else if (strcmp(v, "sub") == 0) {
             o->role = CLI_ROLE_SUB;
+        } else if (strcmp(v, "relay") == 0) {
+            o->role = CLI_ROLE_RELAY;
         } else {
-            return fail(err, "invalid value '%s' for --role (expected pub or sub)", v);
+            return fail(err, "invalid value '%s' for --role (expected pub, sub or relay)", v);
         }
         break;
     case F_HELP:
@@ -308,10 +334,23 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         }
         break;
     case F_BIND:
-    case F_CONNECT: {
-        const char **list = f->id == F_BIND ? o->binds : o->connects;
-        size_t *n = f->id == F_BIND ? &o->nbinds : &o->nconnects;
-        if (strstr(v, "://") == NULL || strstr(v, "://")[3] == '\0') {
+    case F_CONNECT:
+    case F_UPSTREAM:
+    case F_DOWNSTREAM: {
+        const char **list = f->id == F_BIND       ? o->binds
+                            : f->id == F_CONNECT  ? o->connects
+                            : f->id == F_UPSTREAM ? o->upstreams
+                                                  : o->downstreams;
+        size_t *n = f->id == F_BIND       ? &o->nbinds
+                    : f->id == F_CONNECT  ? &o->nconnects
+                    : f->id == F_UPSTREAM ? &o->nupstreams
+                                          : &o->ndownstreams;
+        /* The relay's endpoints may say how to attach: '@' binds, '>' connects. */
+        const char *e = v;
+        if ((f->id == F_UPSTREAM || f->id == F_DOWNSTREAM) && (*e == '@' || *e == '>')) {
+            e++;
+        }
+        if (strstr(e, "://") == NULL || strstr(e, "://")[3] == '\0') {
             return fail(err,
                         "invalid endpoint '%s' for %s (expected TRANSPORT://ADDRESS, "
                         "e.g. tcp://127.0.0.1:4444)",
@@ -347,10 +386,9 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         o->log_path = v;
         break;
     case F_METRICS:
-        if (cli_split_hostport(v, o->metrics_host, sizeof o->metrics_host, &o->metrics_port) <
-            0) {
-            return fail(err,
-                        "invalid value '%s' for --metrics (expected HOST:PORT or [IPV6]:PORT)", v);
+        if (cli_split_hostport(v, o->metrics_host, sizeof o->metrics_host, &o->metrics_port) < 0) {
+            return fail(err, "invalid value '%s' for --metrics (expected HOST:PORT or [IPV6]:PORT)",
+                        v);
         }
         break;
     case F_MAX_HEADER_BYTES:
@@ -444,13 +482,15 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
 static int finish(struct cli_options *o, unsigned seen, struct buf *err)
 {
     if (o->role == CLI_ROLE_NONE) {
-        return fail(err, "--role=pub or --role=sub is required");
+        return fail(err, "--role=pub, --role=sub or --role=relay is required");
     }
     unsigned role = 1u << o->role;
     for (size_t i = 0; i < NFLAGS; i++) {
         if ((seen & (1u << flags[i].id)) && !(flags[i].roles & role)) {
             return fail(err, "--%s does not apply to --role=%s", flags[i].name,
-                        o->role == CLI_ROLE_PUB ? "pub" : "sub");
+                        o->role == CLI_ROLE_PUB   ? "pub"
+                        : o->role == CLI_ROLE_SUB ? "sub"
+                                                  : "relay");
         }
     }
     if (o->role == CLI_ROLE_PUB) {
@@ -473,6 +513,11 @@ static int finish(struct cli_options *o, unsigned seen, struct buf *err)
         }
         if (o->curve_allow && !o->curve_secret) {
             return fail(err, "--curve-allow needs --curve-secret (the publisher's own key pair)");
+        }
+    } else if (o->role == CLI_ROLE_RELAY) {
+        /* No default: a relay sits between two tiers the operator names. */
+        if (o->nupstreams == 0 || o->ndownstreams == 0) {
+            return fail(err, "--role=relay needs at least one --upstream and one --downstream");
         }
     } else {
         if ((o->curve_secret == NULL) != (o->curve_server == NULL)) {

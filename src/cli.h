@@ -18,6 +18,7 @@ enum cli_role {
     CLI_ROLE_NONE,
     CLI_ROLE_PUB,
     CLI_ROLE_SUB,
+    CLI_ROLE_RELAY,
 };
 
 /* What the sub expects to receive; it always accepts both layouts (see wire.h). */
@@ -49,6 +50,14 @@ struct cli_options {
     const char *connects[CLI_MAX_ENDPOINTS];
     size_t nconnects;
 
+    /* relay: --upstream (the publishers' side, an XSUB) and --downstream (the subscribers'
+     * side, an XPUB) endpoints, as given: "@ENDPOINT" binds, ">ENDPOINT" connects, a bare
+     * endpoint connects upstream and binds downstream (czmq's zsock_attach convention). */
+    const char *upstreams[CLI_MAX_ENDPOINTS];
+    size_t nupstreams;
+    const char *downstreams[CLI_MAX_ENDPOINTS];
+    size_t ndownstreams;
+
     /* pub: the layout published; sub: the layout expected (--wire unset: any). */
     enum wire_kind wire;
     enum cli_expect expect;
@@ -60,7 +69,7 @@ struct cli_options {
     const char *log_path;
     enum logline_format log_format;
     size_t log_backlog; /* unwritten log bytes held while writes fail */
-    /* sub: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
+    /* sub and relay: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
     char metrics_host[256];
     int metrics_port;
 
@@ -109,6 +118,6 @@ int cli_parse_size(const char *s, uint64_t max, uint64_t *out);
 int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out);
 
 /* The --help text. */
-extern const char cli_usage[];
+extern const char *const cli_usage[]; /* sections to print in order; NULL-terminated */
 
 #endif

@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "probe.h"
 #include "pub.h"
+#include "relay.h"
 #include "sub.h"
 
 static void print_version(void)
@@ -37,7 +38,9 @@ int main(int argc, char **argv)
     }
     buf_finish(&err);
     if (o.help) {
-        fputs(cli_usage, stdout);
+        for (const char *const *part = cli_usage; *part; part++) {
+            fputs(*part, stdout);
+        }
         return 0;
     }
     if (o.version) {
@@ -62,5 +65,8 @@ int main(int argc, char **argv)
     }
     /* A peer that goes away mid-write must be an error code, not a fatal signal. */
     signal(SIGPIPE, SIG_IGN);
+    if (o.role == CLI_ROLE_RELAY) {
+        return relay_run(&o);
+    }
     return o.role == CLI_ROLE_PUB ? pub_run(&o) : sub_run(&o);
 }

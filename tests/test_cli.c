@@ -58,7 +58,7 @@ static const struct {
     const char *argv[8];
     const char *says[2]; /* substrings the message must hold */
 } errors[] = {
-    {{NULL}, {"--role=pub or --role=sub is required", NULL}},
+    {{NULL}, {"--role=pub, --role=sub or --role=relay is required", NULL}},
     {{"--wire=plain", NULL}, {"--role", "required"}},
     {{"--bogus", NULL}, {"unknown flag '--bogus'", NULL}},
     {{"--bogus=1", NULL}, {"unknown flag '--bogus=1'", NULL}},
@@ -146,6 +146,19 @@ static const struct {
     {{"--probe=ftp://h/", NULL}, {"'ftp://h/'", "--probe"}},
     {{"--probe=http://h:0/", NULL}, {"'http://h:0/'", "--probe"}},
     {{"--probe=http://a/", "--probe=http://b/", NULL}, {"--probe given more than once", NULL}},
+    {{"--role=relay", NULL}, {"at least one --upstream and one --downstream", NULL}},
+    {{"--role=relay", "--upstream=tcp://a:1", NULL}, {"one --downstream", NULL}},
+    {{"--role=relay", "--upstream=@x", "--downstream=@tcp://*:2", NULL}, {"'@x'", "--upstream"}},
+    {{"--role=relay", "--downstream=>", NULL}, {"'>'", "--downstream"}},
+    {{"--role=relay", "--connect=tcp://a:1", NULL},
+     {"--connect does not apply to --role=relay", NULL}},
+    {{"--role=relay", "--log=x", NULL}, {"--log does not apply to --role=relay", NULL}},
+    {{"--role=sub", "--upstream=tcp://a:1", NULL},
+     {"--upstream does not apply to --role=sub", NULL}},
+    {{"--role=pub", "--downstream=tcp://a:1", NULL}, {"--downstream does not apply", NULL}},
+    {{"--role=proxy", NULL}, {"expected pub, sub or relay", NULL}},
+    {{"--role=relay", "--curve-secret=s", NULL},
+     {"--curve-secret does not apply to --role=relay", NULL}},
 };
 
 static void test_errors(void)
@@ -208,6 +221,25 @@ static void test_sub_defaults(void)
     CHECK(o.log_format == LOGLINE_TEXT);
     CHECK(o.expect == CLI_EXPECT_ANY);
     CHECK(o.ntopics == 0);
+    buf_finish(&err);
+}
+
+static void test_relay(void)
+{
+    struct cli_options o;
+    struct buf err = {0};
+    CHECK(parse(ARGS("--role=relay", "--upstream=tcp://10.0.0.1:4444", "--upstream",
+                     "@tcp://*:4445", "--downstream=@tcp://*:4446", "--downstream=>ipc://x",
+                     "--metrics=127.0.0.1:0", "--hwm=5"),
+                &o, &err) == 0);
+    CHECK(o.role == CLI_ROLE_RELAY);
+    /* Kept as written: the relay splits them into binds and connects. */
+    CHECK(o.nupstreams == 2 && strcmp(o.upstreams[0], "tcp://10.0.0.1:4444") == 0 &&
+          strcmp(o.upstreams[1], "@tcp://*:4445") == 0);
+    CHECK(o.ndownstreams == 2 && strcmp(o.downstreams[0], "@tcp://*:4446") == 0 &&
+          strcmp(o.downstreams[1], ">ipc://x") == 0);
+    CHECK(o.nbinds == 0 && o.nconnects == 0);
+    CHECK(o.metrics_port == 0 && o.hwm == 5);
     buf_finish(&err);
 }
 
@@ -350,8 +382,14 @@ static void test_help_version(void)
     CHECK(o.role == CLI_ROLE_NONE);
     CHECK(parse(ARGS("--help", "--role=x"), &o, &err) == -EINVAL);
     buf_finish(&err);
-    CHECK(strstr(cli_usage, "--role=pub|sub") != NULL);
-    CHECK(cli_usage[strlen(cli_usage) - 1] == '\n');
+    const char *last = NULL;
+    bool has_role = false;
+    for (const char *const *part = cli_usage; *part; part++) {
+        has_role = has_role || strstr(*part, "--role=pub|sub") != NULL;
+        last = *part;
+    }
+    CHECK(has_role);
+    CHECK(last != NULL && last[strlen(last) - 1] == '\n');
 }
 
 /* --probe=URL needs no role (a HEALTHCHECK runs it alone) and keeps the parsed target. */
@@ -370,7 +408,7 @@ static void test_probe_mode(void)
     CHECK(parse(ARGS("--role=pub"), &o, &err) == 0);
     CHECK(o.probe == NULL);
     buf_finish(&err);
-    CHECK(strstr(cli_usage, "--probe=URL") != NULL);
+    CHECK(strstr(cli_usage[0], "--probe=URL") != NULL);
 }
 
 /* --bind, --connect and the sub's --topic collect up to 64 values, in order. */
@@ -528,6 +566,7 @@ int main(void)
     test_errors();
     test_pub_defaults();
     test_sub_defaults();
+    test_relay();
     test_values();
     test_limits();
     test_help_version();

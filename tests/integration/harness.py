@@ -32,14 +32,15 @@ SLOW = 10.0 if WRAPPER else 1.0
 class Proc:
     """One running downcase process with its stderr collected line by line."""
 
-    def __init__(self, args, env=None, cwd=None):
+    def __init__(self, args, env=None, cwd=None, prefix=()):
+        """prefix: a command the binary runs under, e.g. ["ip", "netns", "exec", NS]."""
         if not BINARY:
             raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
         self.args = list(args)
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.popen = subprocess.Popen(
-            WRAPPER + [BINARY] + self.args,
+            list(prefix) + WRAPPER + [BINARY] + self.args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,0 +1,171 @@
+"""--role=relay on 127.0.0.1: an XSUB/XPUB proxy between publishers and subscribers. Frames pass
+unchanged (a framed publisher's id and sequence numbers reach the subscribers as a direct
+subscriber sees them), every subscriber gets everything, and what the relay cannot queue
+downstream is counted and shows up at the subscribers as gaps of exactly that size."""
+
+import json
+import re
+import signal
+import unittest
+
+import harness
+from harness import read_lines, wait_for, warm_up
+
+
+class Relay(harness.Proc):
+    def __init__(self, *args, upstream=(), downstream=("@tcp://127.0.0.1:*",)):
+        flags = ["--role=relay", "--metrics=127.0.0.1:0"]
+        flags += ["--upstream=" + e for e in upstream]
+        flags += ["--downstream=" + e for e in downstream]
+        super().__init__(flags + list(args))
+        self.wait_line(r"relaying ")
+        binds = re.findall(r"zmq bind (\S+)", self.stderr_text())
+        # Downstream is attached first, so its endpoints are announced first.
+        self.endpoint = binds[0] if binds else None
+        self.upstream_endpoint = binds[-1] if len(binds) > 1 else None
+        m = re.search(r"http listening on (\S+):(\d+)", self.stderr_text())
+        self.metrics = (m.group(1), int(m.group(2)))
+
+    def samples(self):
+        status, _, body = harness.http_get(*self.metrics, "/metrics")
+        assert status == 200, status
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+def json_lines(path, start=0):
+    return [json.loads(line) for line in read_lines(path)[start:]]
+
+
+def publish(pub, tag, count):
+    """count GETs pipelined in batches of 100 on one connection; all must answer 200."""
+    with harness.connect(pub.host, pub.port) as s:
+        for i in range(0, count, 100):
+            n = min(100, count - i)
+            s.sendall(b"".join(b"GET /downcase/?param=%s-%05d HTTP/1.1\r\nHost: t\r\n\r\n"
+                               % (tag.encode(), j) for j in range(i, i + n)))
+            res = harness.read_responses(s, n)
+            assert [r[0] for r in res] == [200] * n, res[:3]
+
+
+class RelayTest(harness.ProcessTest):
+    def test_every_subscriber_gets_every_message_with_frames_intact(self):
+        pub = self.start(harness.Pub, "--wire=framed")
+        relay = self.start(Relay, upstream=[pub.endpoint])
+        logs = [self.tmp.file("via-relay-%d.log" % i) for i in range(2)]
+        direct = self.tmp.file("direct.log")
+        for log in logs:
+            self.start(harness.Sub, "--log-format=json", log=log, connect=relay.endpoint)
+        self.start(harness.Sub, "--log-format=json", log=direct, connect=pub.endpoint)
+        starts = {log: warm_up(pub, log, marker="warm-" + str(i))
+                  for i, log in enumerate(logs + [direct])}
+        count = 2000
+        publish(pub, "relayed", count)
+        last = "relayed-%05d" % (count - 1)
+        for log in logs + [direct]:
+            wait_for(lambda: any(last.encode() in line for line in read_lines(log)), 10,
+                     "the last message in " + log)
+
+        def seen(log):
+            return [(e["publisher"], e["seq"], e["message"]) for e in json_lines(log, starts[log])
+                    if "relayed-" in e.get("message", "")]
+        reference = seen(direct)
+        self.assertEqual(len(reference), count)
+        seqs = [r[1] for r in reference]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + count)))
+        for log in logs:
+            self.assertEqual(seen(log), reference, "relayed copy differs from the direct one")
+            self.assertFalse([e for e in json_lines(log) if e.get("event") == "gap"])
+        s = relay.samples()
+        self.assertGreaterEqual(s["downcase_relay_forwarded_messages_total"], count)
+        self.assertEqual(s["downcase_relay_dropped_messages_total"], 0)
+        self.assertEqual(s["downcase_zmq_upstream_peers_connected"], 1)
+        self.assertEqual(s["downcase_zmq_downstream_peers_connected"], 2)
+        self.assertGreaterEqual(s["downcase_relay_subscriptions_forwarded_total"], 1)
+
+    def test_publishers_connect_into_a_binding_relay(self):
+        relay = self.start(Relay, upstream=["@tcp://127.0.0.1:*"])
+        self.assertIsNotNone(relay.upstream_endpoint)
+        pubs = [self.start(harness.Pub, "--wire=framed", "--connect=" + relay.upstream_endpoint,
+                           bind=None) for _ in range(2)]
+        log = self.tmp.file("sub.log")
+        self.start(harness.Sub, "--log-format=json", log=log, connect=relay.endpoint)
+        for i, pub in enumerate(pubs):
+            warm_up(pub, log, marker="warm%d" % i)
+        for i, pub in enumerate(pubs):
+            publish(pub, "from%d" % i, 500)
+        for i in range(2):
+            wait_for(lambda: any(b"from%d-00499" % i in line for line in read_lines(log)), 10,
+                     "pub %d's last message" % i)
+        entries = json_lines(log)
+        ids = {e["publisher"] for e in entries if "from0-" in e.get("message", "")}
+        ids |= {e["publisher"] for e in entries if "from1-" in e.get("message", "")}
+        self.assertEqual(len(ids), 2)
+        for pid in ids:
+            seqs = [e["seq"] for e in entries if e.get("publisher") == pid and "message" in e]
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
+
+    def test_loss_at_the_relay_is_counted_and_reported_as_gaps(self):
+        """One stalled subscriber with tiny high-water marks behind the relay: the relay refuses
+        messages (NODROP), counts them, and the other subscriber's gap lines add up to exactly
+        what the relay and the pub refused."""
+        pub = self.start(harness.Pub, "--wire=framed")
+        relay = self.start(Relay, "--hwm=10", upstream=[pub.endpoint])
+        stalled_log = self.tmp.file("stalled.log")
+        log = self.tmp.file("live.log")
+        stalled = self.start(harness.Sub, "--hwm=10", log=stalled_log, connect=relay.endpoint)
+        self.start(harness.Sub, "--hwm=10", log=log, connect=relay.endpoint)
+        warm_up(pub, stalled_log, marker="warm-s")
+        n0 = warm_up(pub, log, marker="warm-l")
+        stalled.popen.send_signal(signal.SIGSTOP)
+        try:
+            total = 5000
+            publish(pub, "loss", total)
+            # Let the relay pass on (or refuse) what it holds before the stall ends.
+            wait_for(lambda: relay.samples()["downcase_relay_forwarded_messages_total"]
+                     + relay.samples()["downcase_relay_dropped_messages_total"]
+                     >= total, 10, "the relay to handle every message")
+        finally:
+            stalled.popen.send_signal(signal.SIGCONT)
+        pub.get("after-the-stall")
+        wait_for(lambda: any(b"after-the-stall" in line for line in read_lines(log)), 10,
+                 "the message after the stall")
+        rs = relay.samples()
+        status, _, body = harness.http_get(pub.host, pub.port, "/metrics")
+        pub_dropped = float(re.search(rb"^downcase_dropped_messages_total (\S+)$", body,
+                                      re.M).group(1))
+        lines = read_lines(log)[n0:]
+        logged = [line for line in lines if b" lower case of loss-" in line]
+        gaps = [re.search(rb" !gap publisher=[0-9a-f]{16} lost=(\d+)$", line) for line in lines]
+        reported = sum(int(g.group(1)) for g in gaps if g)
+        refused = rs["downcase_relay_dropped_messages_total"] + pub_dropped
+        print("\n  relay loss: %d sent; relay refused %d, pub refused %d; %d logged, %d reported "
+              "as gaps" % (total, rs["downcase_relay_dropped_messages_total"], pub_dropped,
+                           len(logged), reported), end=" ")
+        self.assertGreater(rs["downcase_relay_dropped_messages_total"], 0,
+                           "the relay refused nothing: the test forced no loss")
+        self.assertEqual(reported, refused)
+        self.assertEqual(len(logged) + reported, total)
+
+    def test_bad_setups_fail_clearly(self):
+        p = harness.Proc(["--role=relay", "--upstream=tcp://127.0.0.1:1"])
+        self.assertEqual(p.wait(), 2)
+        self.assertIn("at least one --upstream and one --downstream", p.stderr_text())
+        p = harness.Proc(["--role=relay", "--upstream=tcp://no-such-host.invalid:1",
+                          "--downstream=@tcp://127.0.0.1:*"])
+        self.assertEqual(p.wait(10), 1)
+        self.assertIn("no-such-host.invalid", p.stderr_text())
+        relay = self.start(Relay, upstream=["tcp://127.0.0.1:%d" % harness.free_port()])
+        p = harness.Proc(["--role=relay", "--upstream=tcp://127.0.0.1:1",
+                          "--downstream=" + relay.endpoint])
+        self.assertEqual(p.wait(10), 1)
+        self.assertRegex(p.stderr_text(), r"zmq_bind\(%s\): Address already in use"
+                         % re.escape(relay.endpoint))
+
+
+if __name__ == "__main__":
+    unittest.main()
