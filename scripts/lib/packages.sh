@@ -6,6 +6,9 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test).
 TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata"
+# What scripts/bench needs on top (not scripts/test): load generator, the nginx peer, CPU
+# pinning (util-linux), callgrind. Node.js and npm are handled by scripts/bench itself.
+BENCH_PACKAGES="python3 wrk nginx util-linux valgrind"
 
 need_packages() {
     local missing=()
