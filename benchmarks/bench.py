@@ -160,6 +160,32 @@ def run_wrk(port, conns, secs, pipeline=0):
     return res
 
 
+def cpu_ns(pid):
+    """CPU time used so far by every thread of pid and of its children (nginx's worker), in ns,
+    from /proc/PID/task/TID/schedstat. Dividing requests by it gives a figure that does not
+    depend on how much of its core a server got: on a shared machine the scheduler gives a
+    process with more threads a larger share of a contended core."""
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (p, t)) as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+    return total
+
+
 def ratio(a, b):
     return "%.2fx" % (a / b) if b > 0 else "n/a"
 
@@ -194,6 +220,9 @@ class Peer:
 
 class DowncasePeer(Peer):
     name = "downcase"
+
+    def pid(self):
+        return self.pub.pid
 
     def start(self, tmp):
         self.port = free_port()
@@ -249,6 +278,9 @@ class DowncasePeer(Peer):
 class NginxPeer(Peer):
     name = "nginx"
 
+    def pid(self):
+        return self.proc.pid
+
     def start(self, tmp):
         self.port = free_port()
         prefix = os.path.join(tmp, "nginx")
@@ -291,6 +323,9 @@ http {
 
 class NodePeer(Peer):
     name = "node"
+
+    def pid(self):
+        return self.proc.pid
 
     def start(self, tmp):
         self.port = free_port()
@@ -348,17 +383,24 @@ def section_http(ctx):
     # belong to one scenario.
     for rnd in range(ctx.rounds):
         for label, conns, depth in SCENARIOS:
-            for peer in peers:
+            # The order rotates each round, so no server is always the one measured right after
+            # another's run, or always first when other load comes and goes.
+            for peer in peers[rnd % 3:] + peers[:rnd % 3]:
                 with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
                     port = peer.start(tmp)
                     try:
                         run_wrk(port, 50, 1)  # warm-up: Node's JIT, caches, TCP state
+                        cpu0 = cpu_ns(peer.pid())
                         r = run_wrk(port, conns, ctx.secs, depth)
+                        r["cpu_s"] = (cpu_ns(peer.pid()) - cpu0) / 1e9
+                        r["per_cpu_s"] = r["requests"] / r["cpu_s"] if r["cpu_s"] else 0
                     finally:
                         c = peer.stop()
                 results[(peer.name, label)].append(r)
-                log("round %d %-8s %-24s %9.0f req/s p50 %.3f ms p99 %.3f ms%s" % (
-                    rnd + 1, peer.name, label, r["rps"], r["p50"], r["p99"],
+                log("round %d %-8s %-24s %9.0f req/s p50 %.3f ms p99 %.3f ms, %.2f CPU s, "
+                    "%.0f req/CPU-s%s" % (
+                    rnd + 1, peer.name, label, r["rps"], r["p50"], r["p99"], r["cpu_s"],
+                    r["per_cpu_s"],
                     " non-2xx %d errors %d" % (r["non2xx"], r["errors"])
                     if r["non2xx"] or r["errors"] else ""))
                 c.update(peer=peer.name, round=rnd + 1, scenario=label)
@@ -366,7 +408,8 @@ def section_http(ctx):
 
     med = {}
     for key, runs in results.items():
-        med[key] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+        med[key] = {k: statistics.median(r[k] for r in runs)
+                    for k in ("rps", "p50", "p99", "cpu_s", "per_cpu_s")}
         med[key]["non2xx"] = sum(r["non2xx"] for r in runs)
         med[key]["errors"] = sum(r["errors"] for r in runs)
     node_label = "node" if ctx.node_zmq else "node (http only)"
@@ -374,17 +417,18 @@ def section_http(ctx):
           "core %s, the logging sub on core %s)\n" % (ctx.secs, ctx.rounds, SERVER_CPU,
                                                       CLIENT_CPU, ctx.sub_cpu))
     print("| scenario | server | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs node "
-          "| p99 vs nginx |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          "| p99 vs nginx | server CPU s | req per CPU-s | per CPU-s vs nginx |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, _, _ in SCENARIOS:
         ng = med[("nginx", label)]
         nd = med[("node", label)]
         for peer in peers:
             m = med[(peer.name, label)]
-            print("| %s | %s | %.0f | %.3f | %.2f | %s | %s | %s |" % (
+            print("| %s | %s | %.0f | %.3f | %.2f | %s | %s | %s | %.2f | %.0f | %s |" % (
                 label, node_label if peer.name == "node" else peer.name, m["rps"], m["p50"],
                 m["p99"], ratio(m["rps"], ng["rps"]), ratio(m["rps"], nd["rps"]),
-                ratio(m["p99"], ng["p99"])))
+                ratio(m["p99"], ng["p99"]), m["cpu_s"], m["per_cpu_s"],
+                ratio(m["per_cpu_s"], ng["per_cpu_s"])))
     bad = [(k, m) for k, m in med.items() if m["non2xx"] or m["errors"]]
     for (name, label), m in bad:
         print("\nwarning: %s, %s: %d non-2xx answers, %d socket errors" % (
