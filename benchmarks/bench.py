@@ -605,6 +605,7 @@ def section_cost(ctx):
     # "Ir (pct)  file:function [object]": one function can appear under several files
     # (inlined code), so the rows are summed per function name.
     costs = {}
+    by_obj = {}  # rows without an object are libc's inlined files
     for m in re.finditer(r"^ *([\d,]+) \( *[\d.]+%\) +(\S.*?)(?: \[(.*)\])?$", ann, re.M):
         where = m.group(2)
         if where == "PROGRAM TOTALS":
@@ -613,6 +614,8 @@ def section_cost(ctx):
         obj = os.path.basename(m.group(3) or "")
         ir, known = costs.get(fn, (0, ""))
         costs[fn] = (ir + int(m.group(1).replace(",", "")), known or obj)
+        by_obj[obj or "libc.so.6"] = by_obj.get(obj or "libc.so.6", 0) + int(
+            m.group(1).replace(",", ""))
     top = sorted(((ir, 100.0 * ir / total, "%s (%s)" % (fn, obj) if obj else fn)
                   for fn, (ir, obj) in costs.items()), reverse=True)
     print("\n## Cost per request: callgrind over %d requests, one keep-alive connection, "
@@ -623,6 +626,8 @@ def section_cost(ctx):
     print("|---|---:|---:|")
     for ir, pct, fn in top[:ctx.top]:
         print("| `%s` | %.0f | %.1f %% |" % (fn, ir / n, pct))
+    print("\nBy object: " + ", ".join("%s %.0f %%" % (o, 100.0 * ir / total) for o, ir in
+                                       sorted(by_obj.items(), key=lambda x: -x[1])[:5]) + ".")
     ctx.results["cost"] = {"ir_per_request": total / n,
                            "top": [(fn, ir / n, pct) for ir, pct, fn in top[:ctx.top]]}
 
