@@ -12,7 +12,8 @@
  *                                        SIGTERM CMD and wait for it (start-up time)
  *
  * Every request is GET /downcase/?param=HeLLo; an answer is complete when its Content-Length
- * bytes of body have arrived. Exits 1 on any error or on an answer other than 200. */
+ * bytes of body have arrived. Exits 1 on any error or on an answer other than 200; `start` exits
+ * 3 when CMD answered but did not exit 0 on SIGTERM (the time it printed still holds). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -285,8 +286,14 @@ out:
         int ws;
         kill(pid, SIGTERM);
         if (waitpid(pid, &ws, 0) == pid && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
-            fprintf(stderr, "hclient: %s did not exit 0 on SIGTERM\n", argv[0]);
-            status = 1;
+            if (WIFSIGNALED(ws)) {
+                fprintf(stderr, "hclient: %s killed by signal %d after SIGTERM\n", argv[0],
+                        WTERMSIG(ws));
+            } else {
+                fprintf(stderr, "hclient: %s exited %d after SIGTERM\n", argv[0],
+                        WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+            }
+            status = 3; /* distinct: the time printed is valid, the stop was not clean */
         }
     }
     return status;
