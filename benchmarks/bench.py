@@ -517,6 +517,11 @@ def section_flood(ctx):
                 rows[kind].append(rate)
                 log("round %d %-22s %9.0f lines/s" % (rnd + 1, kind, rate))
     med = {k: statistics.median(v) for k, v in rows.items()}
+    # Ratios within each round (its receivers ran within seconds of each other), then their
+    # median: steadier than the ratio of medians when other load comes and goes.
+    sub = rows["downcase sub -> file"]
+    r_fwrite = statistics.median(a / b for a, b in zip(sub, rows["zsink fwrite -> file"]))
+    r_discard = statistics.median(a / b for a, b in zip(sub, rows["zsink discard"]))
     print("\n## Subscriber throughput: zflood (core %s) -> %d framed messages -> receiver "
           "(core %s), median of %d\n" % (CLIENT_CPU, n, SERVER_CPU, ctx.rounds))
     print("| receiver | lines/s | vs zsink fwrite | vs zsink discard |")
@@ -524,9 +529,11 @@ def section_flood(ctx):
     for k, v in med.items():
         print("| %s | %.0f | %.0f %% | %.0f %% |" % (
             k, v, 100 * v / med["zsink fwrite -> file"], 100 * v / med["zsink discard"]))
+    print("\nMedian of the per-round ratios: the downcase sub at %.0f %% of zsink fwrite, "
+          "%.0f %% of zsink discard." % (100 * r_fwrite, 100 * r_discard))
     print("\nThe downcase sub wrote exactly %d lines in each run (%s)." % (
         n, ", ".join(str(x) for x in lines_ok)))
-    ctx.results["flood"] = med
+    ctx.results["flood"] = dict(med, sub_vs_fwrite=r_fwrite, sub_vs_discard=r_discard)
 
 
 def rss_kib(pid):
