@@ -22,6 +22,9 @@ FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
 # The network suite (root only): namespaces and links (iproute2), partitions and loss
 # (nftables), delay through NFQUEUE (iptables), the HTTP load balancer of the scale-out test.
 NETWORK_PACKAGES="iproute2 nftables iptables nginx-light"
+# What scripts/bench needs on top (not scripts/test): load generator, the nginx peer, CPU
+# pinning (util-linux), callgrind. Node.js and npm are handled by scripts/bench itself.
+BENCH_PACKAGES="python3 wrk nginx util-linux valgrind"
 
 need_packages() {
     local missing=()

@@ -1,0 +1,769 @@
+"""bench.py: the measurements behind scripts/bench (run it through scripts/bench, which installs
+the tools, builds the release binary and the helpers, and installs the Node peer's packages).
+
+Everything talks over 127.0.0.1 on ports picked free at run time. Servers run pinned to core 0,
+load generators (wrk, zflood, hclient) and the logging subscriber to core 1. Each figure is the
+median of the rounds (3; 1 with --quick), and in every round all peers are measured one after
+the other, so their ratios come from the same minutes of a shared, noisy machine.
+
+Sections:
+  http     wrk keep-alive at 50 and 500 connections and pipelined (depth 16) against
+           downcase pub (framed, with a downcase sub logging), nginx (return 200, one worker)
+           and the Node.js peer (benchmarks/node-peer), then the nothing-lost counts
+  flood    lines/s the downcase sub writes while zflood floods it, next to zsink
+  memory   RSS of an idle pub and with many idle keep-alive connections
+  cost     callgrind instructions per request and the top functions
+  startup  exec to first answered request
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+PARAM = "HeLLo"
+BODY = "lower case of HeLLo is hello"
+PATH = "/downcase/?param=" + PARAM
+WARM_PATH = "/downcase/?param=WarmUp"  # logged as "... is warmup"
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu, argv):
+    return ["taskset", "-c", cpu] + argv
+
+
+class Procs:
+    """Every process the benchmark starts, so none outlives it."""
+
+    def __init__(self):
+        self.live = []
+
+    def start(self, argv, **kw):
+        p = subprocess.Popen(argv, **kw)
+        self.live.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=10):
+        """Signals p and waits for it; returns its exit status (killed after timeout)."""
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log("%s did not stop in %d s: killed" % (p.args[0], timeout))
+                p.kill()
+                p.wait()
+        if p in self.live:
+            self.live.remove(p)
+        return p.returncode
+
+    def stop_all(self):
+        for p in list(self.live):
+            self.stop(p, timeout=3)
+
+
+def wait_http(port, timeout=10.0, path=PATH):
+    """Waits until GET path answers 200 (the server is up): one request answered."""
+    deadline = time.monotonic() + timeout
+    url = "http://127.0.0.1:%d%s" % (port, path)
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("no answer from 127.0.0.1:%d within %.0f s" % (port, timeout))
+        time.sleep(0.05)
+
+
+def get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2) as r:
+        r.read()
+        return r.status
+
+
+def count_lines(path, needle):
+    with open(path, "rb") as f:
+        return sum(1 for line in f if needle in line)
+
+
+def wait_stable_lines(path, timeout=10.0):
+    """Waits until the log stops growing (the sub has written what it received)."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        size = os.path.getsize(path)
+        if size == last:
+            return
+        last = size
+        time.sleep(0.2)
+
+
+# --- wrk ----------------------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def parse_ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if m is None:
+        raise ValueError("unexpected wrk time: " + text)
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def run_wrk(port, conns, secs, pipeline=0):
+    argv = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % secs, "--latency", "--timeout", "5s"]
+    if pipeline:
+        argv += ["-s", os.path.join(ROOT, "benchmarks", "pipeline.lua")]
+    argv.append("http://127.0.0.1:%d%s" % (port, PATH))
+    if pipeline:
+        argv += ["--", str(pipeline)]
+    out = subprocess.run(pinned(CLIENT_CPU, argv), capture_output=True, text=True,
+                         timeout=secs + 30)
+    if out.returncode != 0:
+        raise RuntimeError("wrk failed: " + out.stderr.strip())
+    text = out.stdout
+    res = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+        "p50": parse_ms(re.search(r"\s50%\s+(\S+)", text).group(1)),
+        "p99": parse_ms(re.search(r"\s99%\s+(\S+)", text).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", text).group(1)),
+    }
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    res["errors"] = sum(int(x) for x in m.groups()) if m else 0
+    return res
+
+
+def cpu_ns(pid):
+    """CPU time used so far by every thread of pid and of its children (nginx's worker), in ns,
+    from /proc/PID/task/TID/schedstat. Dividing requests by it gives a figure that does not
+    depend on how much of its core a server got: on a shared machine the scheduler gives a
+    process with more threads a larger share of a contended core."""
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (p, t)) as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+    return total
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if b > 0 else "n/a"
+
+
+# --- the three peers ----------------------------------------------------------------------
+
+
+def wait_subscribed(port, log_path):
+    """Waits until the server answers and its sub logs. A PUB drops what it publishes before
+    a subscription arrives, so this sends marked requests one at a time until one reaches the
+    log; returns how many it sent, so that those lost before it are left out of the counts."""
+    wait_http(port, path=WARM_PATH)
+    sent = 1
+    deadline = time.monotonic() + 10
+    while True:
+        time.sleep(0.05)
+        if os.path.exists(log_path) and count_lines(log_path, b" warmup") > 0:
+            return sent
+        if time.monotonic() > deadline:
+            raise RuntimeError("the sub of 127.0.0.1:%d logged nothing in 10 s" % port)
+        get(port, WARM_PATH)
+        sent += 1
+
+
+class Peer:
+    """A server under test. start() returns once it answers; stop() returns its counts."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.procs = ctx.procs
+
+
+class DowncasePeer(Peer):
+    name = "downcase"
+
+    def pid(self):
+        return self.pub.pid
+
+    def start(self, tmp):
+        self.port = free_port()
+        zport = free_port()
+        self.log_path = os.path.join(tmp, "downcase-sub.log")
+        self.pub_err = os.path.join(tmp, "downcase-pub.err")
+        ep = "tcp://127.0.0.1:%d" % zport
+        self.pub = self.procs.start(
+            pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
+                                "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep]),
+            stderr=open(self.pub_err, "w"))
+        self.sub = self.procs.start(
+            pinned(self.ctx.sub_cpu, [self.ctx.downcase, "--role=sub", "--wire=framed",
+                                      "--connect=" + ep, "--log=" + self.log_path]),
+            stderr=subprocess.DEVNULL)
+        self.warm_sent = wait_subscribed(self.port, self.log_path)
+        return self.port
+
+    def stop(self):
+        st = self.procs.stop(self.pub)
+        wait_stable_lines(self.log_path)
+        sub_st = self.procs.stop(self.sub)
+        if st != 0 or sub_st != 0:
+            raise RuntimeError("downcase exit status: pub %s, sub %s" % (st, sub_st))
+        with open(self.pub_err) as f:
+            err = f.read()
+        m = re.search(r"stopped: (\d+) requests answered, (\d+) messages published, "
+                      r"(\d+) not queued", err)
+        if m is None:
+            raise RuntimeError("no stop summary from the pub: " + err)
+        answered, published, not_queued = (int(x) for x in m.groups())
+        warm_logged = count_lines(self.log_path, b" warmup")
+        gaps = 0
+        lost_in_gaps = 0
+        with open(self.log_path, "rb") as f:
+            for line in f:
+                g = re.search(rb"\bgap publisher=\S+ lost=(\d+)", line)
+                if g:
+                    gaps += 1
+                    lost_in_gaps += int(g.group(1))
+        logged = count_lines(self.log_path, b" " + BODY.encode())
+        return {
+            # every 2xx after the sub's subscription reached the pub
+            "answered": answered - (self.warm_sent - warm_logged),
+            "published": published,
+            "not_queued": not_queued,
+            "logged": logged + warm_logged,
+            "gap_lines": gaps,
+            "gap_lost": lost_in_gaps,
+        }
+
+
+class NginxPeer(Peer):
+    name = "nginx"
+
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, tmp):
+        self.port = free_port()
+        prefix = os.path.join(tmp, "nginx")
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+        user = ""
+        if os.geteuid() == 0:  # as root nginx would switch its worker to nobody
+            user = "user root root;"
+        conf = os.path.join(prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""%s
+worker_processes 1;
+daemon off;
+pid %s/nginx.pid;
+error_log %s/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            default_type "text/plain; charset=utf-8";
+            add_header X-Content-Type-Options nosniff;
+            return 200 "%s";
+        }
+    }
+}
+""" % (user, prefix, prefix, self.port, BODY))
+        self.argv = ["nginx", "-p", prefix, "-c", conf, "-e", prefix + "/logs/error.log"]
+        self.proc = self.procs.start(pinned(SERVER_CPU, self.argv), stderr=subprocess.DEVNULL)
+        wait_http(self.port)
+        return self.port
+
+    def stop(self):
+        st = self.procs.stop(self.proc, signal.SIGQUIT)
+        if st != 0:
+            raise RuntimeError("nginx exit status %s" % st)
+        return {}
+
+
+class NodePeer(Peer):
+    name = "node"
+
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, tmp):
+        self.port = free_port()
+        zport = free_port()
+        ep = "tcp://127.0.0.1:%d" % zport
+        self.log_path = os.path.join(tmp, "node-sub.log")
+        self.err = os.path.join(tmp, "node.err")
+        argv = ["node", os.path.join(self.ctx.node_dir, "server.js"),
+                "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep]
+        if not self.ctx.node_zmq:
+            argv.append("--no-zmq")
+        self.proc = self.procs.start(pinned(SERVER_CPU, argv), stderr=open(self.err, "w"),
+                                     cwd=self.ctx.node_dir)
+        self.sub = None
+        if self.ctx.node_zmq:
+            self.sub = self.procs.start(
+                pinned(self.ctx.sub_cpu, [self.ctx.downcase, "--role=sub", "--wire=framed",
+                                          "--connect=" + ep, "--log=" + self.log_path]),
+                stderr=subprocess.DEVNULL)
+        if self.sub is not None:
+            self.warm_sent = wait_subscribed(self.port, self.log_path)
+        else:
+            wait_http(self.port)
+        return self.port
+
+    def stop(self):
+        st = self.procs.stop(self.proc)
+        res = {}
+        if self.sub is not None:
+            wait_stable_lines(self.log_path)
+            self.procs.stop(self.sub)
+            warm_logged = count_lines(self.log_path, b" warmup")
+            res["logged"] = count_lines(self.log_path, b" " + BODY.encode()) + warm_logged
+        with open(self.err) as f:
+            m = re.search(r"stopped: (\d+) requests answered, (\d+) messages published", f.read())
+        if st != 0 or m is None:
+            raise RuntimeError("node peer exit status %s, no stop summary" % st)
+        res["answered"] = int(m.group(1))
+        if self.sub is not None:
+            res["answered"] -= self.warm_sent - warm_logged
+        return res
+
+
+# --- sections -----------------------------------------------------------------------------
+
+SCENARIOS = [("keep-alive, 50 conns", 50, 0), ("keep-alive, 500 conns", 500, 0),
+             ("pipelined x16, 50 conns", 50, 16)]
+
+
+def section_http(ctx):
+    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx)]
+    results = {(p.name, s[0]): [] for p in peers for s in SCENARIOS}
+    counts = []
+    # Each run gets freshly started processes (and its own sub and log), so the counts of item 2
+    # belong to one scenario.
+    for rnd in range(ctx.rounds):
+        for label, conns, depth in SCENARIOS:
+            # The order rotates each round, so no server is always the one measured right after
+            # another's run, or always first when other load comes and goes.
+            for peer in peers[rnd % 3:] + peers[:rnd % 3]:
+                with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+                    port = peer.start(tmp)
+                    try:
+                        run_wrk(port, 50, 1)  # warm-up: Node's JIT, caches, TCP state
+                        cpu0 = cpu_ns(peer.pid())
+                        r = run_wrk(port, conns, ctx.secs, depth)
+                        r["cpu_s"] = (cpu_ns(peer.pid()) - cpu0) / 1e9
+                        r["per_cpu_s"] = r["requests"] / r["cpu_s"] if r["cpu_s"] else 0
+                    finally:
+                        c = peer.stop()
+                results[(peer.name, label)].append(r)
+                log("round %d %-8s %-24s %9.0f req/s p50 %.3f ms p99 %.3f ms, %.2f CPU s, "
+                    "%.0f req/CPU-s%s" % (
+                    rnd + 1, peer.name, label, r["rps"], r["p50"], r["p99"], r["cpu_s"],
+                    r["per_cpu_s"],
+                    " non-2xx %d errors %d" % (r["non2xx"], r["errors"])
+                    if r["non2xx"] or r["errors"] else ""))
+                c.update(peer=peer.name, round=rnd + 1, scenario=label)
+                counts.append(c)
+
+    med = {}
+    for key, runs in results.items():
+        med[key] = {k: statistics.median(r[k] for r in runs)
+                    for k in ("rps", "p50", "p99", "cpu_s", "per_cpu_s")}
+        med[key]["non2xx"] = sum(r["non2xx"] for r in runs)
+        med[key]["errors"] = sum(r["errors"] for r in runs)
+    node_label = "node" if ctx.node_zmq else "node (http only)"
+    print("\n## HTTP: wrk -t1, %d s per run, median of %d rounds (server on core %s, wrk on "
+          "core %s, the logging sub on core %s)\n" % (ctx.secs, ctx.rounds, SERVER_CPU,
+                                                      CLIENT_CPU, ctx.sub_cpu))
+    print("| scenario | server | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs node "
+          "| p99 vs nginx | server CPU s | req per CPU-s | per CPU-s vs nginx |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, _, _ in SCENARIOS:
+        ng = med[("nginx", label)]
+        nd = med[("node", label)]
+        for peer in peers:
+            m = med[(peer.name, label)]
+            print("| %s | %s | %.0f | %.3f | %.2f | %s | %s | %s | %.2f | %.0f | %s |" % (
+                label, node_label if peer.name == "node" else peer.name, m["rps"], m["p50"],
+                m["p99"], ratio(m["rps"], ng["rps"]), ratio(m["rps"], nd["rps"]),
+                ratio(m["p99"], ng["p99"]), m["cpu_s"], m["per_cpu_s"],
+                ratio(m["per_cpu_s"], ng["per_cpu_s"])))
+    bad = [(k, m) for k, m in med.items() if m["non2xx"] or m["errors"]]
+    for (name, label), m in bad:
+        print("\nwarning: %s, %s: %d non-2xx answers, %d socket errors" % (
+            name, label, m["non2xx"], m["errors"]))
+
+    print("\n## Nothing lost: each downcase run's 2xx answers (warm-up included) vs its sub's "
+          "log\n")
+    print("| round | scenario | 2xx answered | published | not queued | lines logged "
+          "| gap lines (lost) | lost |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for c in counts:
+        if c["peer"] != "downcase":
+            continue
+        print("| %d | %s | %d | %d | %d | %d | %d (%d) | %d |" % (
+            c["round"], c["scenario"], c["answered"], c["published"], c["not_queued"], c["logged"],
+            c["gap_lines"], c["gap_lost"], c["answered"] - c["logged"]))
+    if ctx.node_zmq:
+        print("\nThe Node peer (PUB drops silently past its high-water mark):\n")
+        print("| round | scenario | answered | lines logged | lost |")
+        print("|---|---|---:|---:|---:|")
+        for c in counts:
+            if c["peer"] == "node":
+                print("| %d | %s | %d | %d | %d |" % (c["round"], c["scenario"], c["answered"],
+                                                      c["logged"], c["answered"] - c["logged"]))
+    ctx.results["http"] = {"%s / %s" % k: v for k, v in med.items()}
+    ctx.results["lost"] = counts
+
+
+def log_span_secs(path):
+    """Seconds between the first and last line's millisecond timestamps."""
+    with open(path, "rb") as f:
+        first = f.readline()
+        f.seek(max(0, os.path.getsize(path) - 4096))
+        last = f.read().splitlines()[-1]
+
+    def stamp(line):
+        t = time.strptime(line[:19].decode(), "%Y-%m-%dT%H:%M:%S")
+        return time.mktime(t) + int(line[20:23]) / 1000
+
+    return stamp(last) - stamp(first)
+
+
+def section_flood(ctx):
+    n = ctx.flood_count
+    rows = {"downcase sub -> file": [], "zsink fwrite -> file": [], "zsink discard": []}
+    lines_ok = []
+    for rnd in range(ctx.rounds):
+        for kind in rows:
+            with tempfile.TemporaryDirectory(prefix="bench-flood-") as tmp:
+                ep = "tcp://127.0.0.1:%d" % free_port()
+                out = os.path.join(tmp, "out.log")
+                if kind.startswith("downcase"):
+                    recv = ctx.procs.start(pinned(SERVER_CPU, [
+                        ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
+                        "--log=" + out]), stderr=subprocess.DEVNULL)
+                else:
+                    argv = [ctx.zsink, ep, str(n)] + ([out] if "fwrite" in kind else [])
+                    recv = ctx.procs.start(pinned(SERVER_CPU, argv), stdout=subprocess.PIPE,
+                                           text=True)
+                fl = subprocess.run(pinned(CLIENT_CPU, [ctx.zflood, ep, str(n)]),
+                                    capture_output=True, text=True, timeout=120)
+                if fl.returncode != 0:
+                    ctx.procs.stop(recv)
+                    raise RuntimeError("zflood: " + fl.stderr.strip())
+                if kind.startswith("downcase"):
+                    deadline = time.monotonic() + 30
+                    while count_lines(out, b"lower case") < n and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                    if ctx.procs.stop(recv) != 0:
+                        raise RuntimeError("downcase sub failed")
+                    written = count_lines(out, b" " + BODY.encode())
+                    lines_ok.append(written)
+                    if written != n:
+                        raise RuntimeError("the sub wrote %d lines of %d" % (written, n))
+                    rate = (n - 1) / log_span_secs(out)
+                else:
+                    stdout, _ = recv.communicate(timeout=60)
+                    ctx.procs.live.remove(recv)
+                    if recv.returncode != 0:
+                        raise RuntimeError("zsink failed")
+                    if "fwrite" in kind:
+                        written = count_lines(out, BODY.encode())
+                        if written != n:
+                            raise RuntimeError("zsink wrote %d lines of %d" % (written, n))
+                    rate = float(re.search(r"([\d.]+) msg/s", stdout).group(1))
+                rows[kind].append(rate)
+                log("round %d %-22s %9.0f lines/s" % (rnd + 1, kind, rate))
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    # Ratios within each round (its receivers ran within seconds of each other), then their
+    # median: steadier than the ratio of medians when other load comes and goes.
+    sub = rows["downcase sub -> file"]
+    r_fwrite = statistics.median(a / b for a, b in zip(sub, rows["zsink fwrite -> file"]))
+    r_discard = statistics.median(a / b for a, b in zip(sub, rows["zsink discard"]))
+    print("\n## Subscriber throughput: zflood (core %s) -> %d framed messages -> receiver "
+          "(core %s), median of %d\n" % (CLIENT_CPU, n, SERVER_CPU, ctx.rounds))
+    print("| receiver | lines/s | vs zsink fwrite | vs zsink discard |")
+    print("|---|---:|---:|---:|")
+    for k, v in med.items():
+        print("| %s | %.0f | %.0f %% | %.0f %% |" % (
+            k, v, 100 * v / med["zsink fwrite -> file"], 100 * v / med["zsink discard"]))
+    print("\nMedian of the per-round ratios: the downcase sub at %.0f %% of zsink fwrite, "
+          "%.0f %% of zsink discard." % (100 * r_fwrite, 100 * r_discard))
+    print("\nThe downcase sub wrote exactly %d lines in each run (%s)." % (
+        n, ", ".join(str(x) for x in lines_ok)))
+    ctx.results["flood"] = dict(med, sub_vs_fwrite=r_fwrite, sub_vs_discard=r_discard)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for %d" % pid)
+
+
+def section_memory(ctx):
+    n = ctx.conns
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
+        peer = DowncasePeer(ctx)
+        port = peer.start(tmp)
+        try:
+            # taskset execs downcase in place, so the pid is downcase's
+            pid = peer.pub.pid
+            idle = rss_kib(pid)
+            holder = ctx.procs.start(pinned(CLIENT_CPU, [ctx.hclient, "hold", "127.0.0.1",
+                                                         str(port), str(n)]),
+                                     stdout=subprocess.PIPE, text=True)
+            line = holder.stdout.readline()
+            if not line.startswith("ready"):
+                raise RuntimeError("hclient hold failed")
+            time.sleep(0.5)
+            loaded = rss_kib(pid)
+            ctx.procs.stop(holder)
+        finally:
+            peer.stop()
+    per = (loaded - idle) * 1024 / n
+    print("\n## Memory: downcase pub (framed, one sub connected), VmRSS\n")
+    print("| state | RSS |")
+    print("|---|---:|")
+    print("| idle (after a few requests) | %.1f MiB |" % (idle / 1024))
+    print("| %d idle keep-alive connections | %.1f MiB |" % (n, loaded / 1024))
+    print("| per connection | %.0f bytes |" % per)
+    ctx.results["memory"] = {"idle_kib": idle, "loaded_kib": loaded, "conns": n,
+                             "bytes_per_conn": per}
+
+
+def section_cost(ctx):
+    n = ctx.cost_requests
+    with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
+        port = free_port()
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        out = os.path.join(tmp, "callgrind.out")
+        sub_log = os.path.join(tmp, "sub.log")
+        # Instrumentation starts off and is switched on only around the requests, so start-up
+        # and shutdown are not in the count.
+        pub = ctx.procs.start(pinned(SERVER_CPU, [
+            "valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out,
+            ctx.downcase, "--role=pub", "--wire=framed", "--listen=127.0.0.1:%d" % port,
+            "--bind=" + ep]), stderr=subprocess.DEVNULL)
+        sub = ctx.procs.start(pinned(CLIENT_CPU, [
+            ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
+            "--log=" + sub_log]), stderr=subprocess.DEVNULL)
+        try:
+            wait_http(port, timeout=60)
+            time.sleep(0.5)
+            subprocess.run(["callgrind_control", "-i", "on", str(pub.pid)], check=True,
+                           capture_output=True, timeout=30)
+            subprocess.run(pinned(CLIENT_CPU, [ctx.hclient, "requests", "127.0.0.1", str(port),
+                                               str(n)]),
+                           check=True, capture_output=True, timeout=600)
+            subprocess.run(["callgrind_control", "-i", "off", str(pub.pid)], check=True,
+                           capture_output=True, timeout=30)
+        finally:
+            ctx.procs.stop(pub, timeout=60)
+            wait_stable_lines(sub_log)
+            ctx.procs.stop(sub)
+        ann = subprocess.run(["callgrind_annotate", "--threshold=100", out],
+                             capture_output=True, text=True, check=True).stdout
+    total = int(re.search(r"([\d,]+) +\(100\.0%\) +PROGRAM TOTALS", ann).group(1)
+                .replace(",", ""))
+    # "Ir (pct)  file:function [object]": one function can appear under several files
+    # (inlined code), so the rows are summed per function name.
+    costs = {}
+    by_obj = {}  # rows without an object are libc's inlined files
+    for m in re.finditer(r"^ *([\d,]+) \( *[\d.]+%\) +(\S.*?)(?: \[(.*)\])?$", ann, re.M):
+        where = m.group(2)
+        if where == "PROGRAM TOTALS":
+            continue
+        fn = where.rsplit(":", 1)[-1]
+        obj = os.path.basename(m.group(3) or "")
+        ir, known = costs.get(fn, (0, ""))
+        costs[fn] = (ir + int(m.group(1).replace(",", "")), known or obj)
+        by_obj[obj or "libc.so.6"] = by_obj.get(obj or "libc.so.6", 0) + int(
+            m.group(1).replace(",", ""))
+    top = sorted(((ir, 100.0 * ir / total, "%s (%s)" % (fn, obj) if obj else fn)
+                  for fn, (ir, obj) in costs.items()), reverse=True)
+    print("\n## Cost per request: callgrind over %d requests, one keep-alive connection, "
+          "sub connected\n" % n)
+    print("%.0f instructions per request (%d in all; start-up and shutdown excluded).\n" % (
+        total / n, total))
+    print("| function (self cost) | instructions per request | share |")
+    print("|---|---:|---:|")
+    for ir, pct, fn in top[:ctx.top]:
+        print("| `%s` | %.0f | %.1f %% |" % (fn, ir / n, pct))
+    print("\nBy object: " + ", ".join("%s %.0f %%" % (o, 100.0 * ir / total) for o, ir in
+                                       sorted(by_obj.items(), key=lambda x: -x[1])[:5]) + ".")
+    ctx.results["cost"] = {"ir_per_request": total / n,
+                           "top": [(fn, ir / n, pct) for ir, pct, fn in top[:ctx.top]]}
+
+
+def section_startup(ctx):
+    rows = {}
+    warnings = []
+    for name in ("downcase", "nginx", "node"):
+        rows[name] = []
+    for i in range(ctx.startup_runs):
+        for name in rows:
+            with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
+                port = free_port()
+                if name == "downcase":
+                    argv = [ctx.downcase, "--role=pub", "--wire=framed",
+                            "--listen=127.0.0.1:%d" % port,
+                            "--bind=tcp://127.0.0.1:%d" % free_port()]
+                elif name == "nginx":
+                    peer = NginxPeer(ctx)
+                    peer.start(tmp)  # writes the config; measured below on a new port
+                    peer.stop()
+                    conf = os.path.join(tmp, "nginx", "nginx.conf")
+                    with open(conf) as f:
+                        text = f.read().replace("127.0.0.1:%d;" % peer.port,
+                                                "127.0.0.1:%d;" % port)
+                    with open(conf, "w") as f:
+                        f.write(text)
+                    argv = peer.argv
+                else:
+                    argv = ["node", os.path.join(ctx.node_dir, "server.js"),
+                            "--listen=127.0.0.1:%d" % port,
+                            "--bind=tcp://127.0.0.1:%d" % free_port()]
+                    if not ctx.node_zmq:
+                        argv.append("--no-zmq")
+                r = subprocess.run(pinned(CLIENT_CPU, [ctx.hclient, "start", "127.0.0.1",
+                                                       str(port), "--", "taskset", "-c",
+                                                       SERVER_CPU] + argv),
+                                   capture_output=True, text=True, timeout=60)
+                # downcase must stop cleanly; a peer that answered but stopped uncleanly still
+                # gives a valid time, with a warning.
+                if r.returncode == 3 and name != "downcase":
+                    log("start-up of %s: %s" % (name, r.stderr.strip()))
+                    warnings.append("%s: %s" % (name, r.stderr.strip()))
+                elif r.returncode != 0:
+                    raise RuntimeError("start-up of %s: %s" % (name, r.stderr.strip()))
+                rows[name].append(int(r.stdout.strip()) / 1000)
+    print("\n## Start-up: fork+exec to the first answered request, median of %d\n" %
+          ctx.startup_runs)
+    print("| server | ms |")
+    print("|---|---:|")
+    for name, v in rows.items():
+        print("| %s | %.1f |" % (name, statistics.median(v)))
+    for w in warnings:
+        print("\nwarning: %s" % w)
+    ctx.results["startup_ms"] = {k: statistics.median(v) for k, v in rows.items()}
+
+
+SECTIONS = {"http": section_http, "flood": section_flood, "memory": section_memory,
+            "cost": section_cost, "startup": section_startup}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="one round, short runs (under 2 minutes)")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="comma-separated sections: " + ", ".join(SECTIONS))
+    ap.add_argument("--build", required=True, help="meson build directory (release)")
+    ap.add_argument("--node-dir", required=True, help="server.js with node_modules installed")
+    ap.add_argument("--node-zmq", choices=("yes", "no"), default="yes")
+    ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--sub-cpu", choices=(SERVER_CPU, CLIENT_CPU), default=CLIENT_CPU,
+                    help="core of the logging subscriber in the HTTP runs (default: wrk's)")
+    args = ap.parse_args()
+
+    class Ctx:
+        pass
+
+    ctx = Ctx()
+    ctx.procs = Procs()
+    ctx.downcase = os.path.join(args.build, "src", "downcase")
+    ctx.zflood = os.path.join(args.build, "benchmarks", "zflood")
+    ctx.zsink = os.path.join(args.build, "benchmarks", "zsink")
+    ctx.hclient = os.path.join(args.build, "benchmarks", "hclient")
+    ctx.node_dir = args.node_dir
+    ctx.node_zmq = args.node_zmq == "yes"
+    ctx.sub_cpu = args.sub_cpu
+    ctx.top = 5
+    ctx.results = {}
+    if args.quick:
+        ctx.rounds, ctx.secs, ctx.flood_count = 1, 2, 200000
+        ctx.conns, ctx.cost_requests, ctx.startup_runs = 10000, 2000, 3
+    else:
+        ctx.rounds, ctx.secs, ctx.flood_count = 3, 5, 1000000
+        ctx.conns, ctx.cost_requests, ctx.startup_runs = 10000, 20000, 11
+
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    for s in only:
+        if s not in SECTIONS:
+            print("bench: --only: unknown section %r (known: %s)" % (s, ", ".join(SECTIONS)),
+                  file=sys.stderr)
+            return 2
+    for tool in ("wrk", "nginx", "node", "taskset", "valgrind", "callgrind_control"):
+        if shutil.which(tool) is None:
+            print("bench: %s not found (scripts/bench installs it)" % tool, file=sys.stderr)
+            return 1
+
+    started = time.monotonic()
+    uname = os.uname()
+    print("# downcase benchmark, %s, %s %s, %d cores, %s%s" % (
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), uname.sysname, uname.release,
+        os.cpu_count(), "quick" if args.quick else "full",
+        ", load average %.2f at start" % os.getloadavg()[0]))
+    try:
+        for s in only:
+            SECTIONS[s](ctx)
+            sys.stdout.flush()
+    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+        print("bench: %s" % e, file=sys.stderr)
+        return 1
+    finally:
+        ctx.procs.stop_all()
+    print("\nTook %.0f s; load average %.2f at the end." % (time.monotonic() - started,
+                                                           os.getloadavg()[0]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(ctx.results, f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
