@@ -58,7 +58,7 @@ const char *const cli_usage[] = {
     "                           closed at once\n"
     "ZeroMQ (every role):\n"
     "  --hwm=N                  messages queued per peer (pub: send, sub: receive,\n"
-    "                           relay: both; default 1000); pub and relay count what\n"
+    "                           relay: both; default 10000); pub and relay count what\n"
     "                           does not fit\n"
     "  --heartbeat=TIME         ZeroMQ heartbeat interval (default 2s, 0 = off); a peer\n"
     "                           silent for three intervals is dropped and reconnected\n"

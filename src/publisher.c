@@ -68,13 +68,12 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
 
 int publisher_send(struct publisher *p, const char *text, size_t len)
 {
-    /* The sequence number counts offers, not successes: a message ZeroMQ refuses leaves a hole
-     * that every framed subscriber sees as a gap of exactly the messages lost. */
-    p->seq++;
+    /* The sequence number counts messages ZeroMQ accepted: a refused one was answered 503 and
+     * is no loss, so a gap at a subscriber is always a message that was promised and lost. */
     int rc;
     if (p->wire == WIRE_FRAMED) {
         uint8_t header[WIRE_HEADER_LEN];
-        wire_header_encode(header, p->id, p->seq);
+        wire_header_encode(header, p->id, p->seq + 1);
         /* With NODROP the high-water mark is checked on the first frame; once it is accepted
          * the rest of the message is too, so a message is never cut in half. */
         rc = zmq_send(p->sock, p->topic, p->topic_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
@@ -92,6 +91,7 @@ int publisher_send(struct publisher *p, const char *text, size_t len)
         p->dropped++;
         return -err;
     }
+    p->seq++;
     p->published++;
     return 0;
 }

@@ -3,8 +3,9 @@
  * The socket is created and bound (or connected) once at start-up, unlike the tutorial's
  * bind-sleep-send-unbind per request. It is a PUB with ZMQ_XPUB_NODROP set: when a subscriber's
  * queue is full, zmq_send(ZMQ_DONTWAIT) fails with EAGAIN instead of dropping silently, so every
- * message ZeroMQ could not queue is counted (and, framed, shows as a sequence gap at every
- * subscriber), and the HTTP loop never waits for it. */
+ * message ZeroMQ could not queue is counted (the HTTP client is answered 503; its sequence
+ * number is not used, so a gap at a subscriber always means a queued message that was lost),
+ * and the HTTP loop never waits for it. */
 #ifndef DOWNCASE_PUBLISHER_H
 #define DOWNCASE_PUBLISHER_H
 
@@ -27,7 +28,7 @@ struct publisher {
     const char *topic;
     size_t topic_len;
     uint8_t id[WIRE_ID_LEN];
-    uint64_t seq;       /* of the last message offered to ZeroMQ */
+    uint64_t seq;       /* of the last message ZeroMQ accepted */
     uint64_t published; /* messages ZeroMQ accepted */
     uint64_t dropped;   /* messages ZeroMQ could not queue */
     bool watching;

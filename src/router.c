@@ -97,15 +97,21 @@ static void downcase(struct router *r, const struct http_request *req, const cha
         text(res, 500, "500 Internal Server Error: out of memory\n");
         return;
     }
+    /* HEAD is a safe method (RFC 9110 9.2.1): it answers like GET but publishes nothing, so a
+     * health check or link checker cannot flood the log. A GET is answered 200 only once ZeroMQ
+     * has queued its message: when a subscriber's queue is full (--hwm) the message is refused
+     * at once, never waited for, counted by the publisher, and the client is told to retry. So
+     * every 200 is a message on its way to every subscriber. */
+    if (req->method == HTTP_GET && publisher_send(r->publisher, b->data, b->len) < 0) {
+        text(res, 503,
+             "503 Service Unavailable: the message could not be queued for the subscribers "
+             "(they are behind); retry\n");
+        res->extra_headers = "Retry-After: 1\r\n";
+        return;
+    }
     res->status = 200;
     res->body = b->data;
     res->body_len = b->len;
-    /* HEAD is a safe method (RFC 9110 9.2.1): it answers like GET but publishes nothing, so a
-     * health check or link checker cannot flood the log. Whether ZeroMQ queued the message or
-     * not, the client gets its answer; a refusal is counted by the publisher. */
-    if (req->method == HTTP_GET) {
-        publisher_send(r->publisher, b->data, b->len);
-    }
 }
 
 static bool read_only(const struct http_request *req, struct http_response *res)

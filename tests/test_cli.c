@@ -250,7 +250,7 @@ static void test_limits(void)
     CHECK(parse(ARGS("--role=pub"), &o, &err) == 0);
     CHECK(o.max_header_bytes == 8192 && o.max_body_bytes == 65536);
     CHECK(o.header_timeout_ms == 10000 && o.idle_timeout_ms == 60000);
-    CHECK(o.max_connections == 10000 && o.hwm == 1000 && o.heartbeat_ms == 2000);
+    CHECK(o.max_connections == 10000 && o.hwm == 10000 && o.heartbeat_ms == 2000);
     CHECK(o.metrics_port == -1);
     CHECK(parse(ARGS("--role=pub", "--max-header-bytes=16k", "--max-body-bytes", "1m",
                      "--header-timeout=500ms", "--idle-timeout=2m", "--max-connections=7",

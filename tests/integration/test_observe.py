@@ -116,9 +116,26 @@ class ObserveTest(harness.ProcessTest):
 
     # ---- loss is seen, never silent ---------------------------------------------------------
 
-    def test_forced_loss_is_reported_exactly(self):
+    def send_batches(self, pub, tag, total, batch=100):
+        """GETs pipelined in batches on one connection; returns {status: [params]}."""
+        by_status = {}
+        with harness.connect(pub.host, pub.port) as s:
+            for i in range(0, total, batch):
+                params = ["%s-%05d" % (tag, j) for j in range(i, min(total, i + batch))]
+                s.sendall(b"".join(b"GET /downcase/?param=%s HTTP/1.1\r\nHost: t\r\n\r\n"
+                                   % p.encode() for p in params))
+                res = harness.read_responses(s, len(params))
+                self.assertEqual(len(res), len(params))
+                for p, (status, headers, body) in zip(params, res):
+                    by_status.setdefault(status, []).append(p)
+                    if status == 503:
+                        self.assertEqual(headers.get("retry-after"), "1")
+        return by_status
+
+    def test_refused_messages_are_503_and_counted(self):
         """A stalled subscriber with tiny high-water marks: the publisher refuses messages
-        (NODROP), counts them, and the subscriber's gap lines add up to exactly that count."""
+        (NODROP) at once, counts them and answers 503; every 200 is logged, and nothing is a
+        gap (a refused message takes no sequence number)."""
         pub = self.start(harness.Pub, "--wire=framed", "--hwm=10")
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--hwm=10", "--metrics=127.0.0.1:0", log=log,
@@ -129,40 +146,72 @@ class ObserveTest(harness.ProcessTest):
         sub.popen.send_signal(signal.SIGSTOP)
         try:
             total = 3000
-            with harness.connect(pub.host, pub.port) as s:
-                for i in range(0, total, 100):
-                    batch = b"".join(b"GET /downcase/?param=loss-%05d HTTP/1.1\r\nHost: t\r\n\r\n"
-                                     % j for j in range(i, i + 100))
-                    s.sendall(batch)
-                    res = harness.read_responses(s, 100)
-                    self.assertEqual([r[0] for r in res], [200] * 100)
+            by_status = self.send_batches(pub, "loss", total)
         finally:
             sub.popen.send_signal(signal.SIGCONT)
+        self.assertEqual(set(by_status) - {200, 503}, set(), by_status.keys())
+        ok, refused = by_status.get(200, []), by_status.get(503, [])
         after = samples(scrape(pub.host, pub.port))
         dropped = after["downcase_dropped_messages_total"] - before["downcase_dropped_messages_total"]
-        published = (after["downcase_published_messages_total"]
-                     - before["downcase_published_messages_total"])
-        self.assertEqual(dropped + published, total)
-        self.assertGreater(dropped, 0, "nothing was refused: the test forced no loss")
-        # One more message after the stall, so the last gap is closed by a later sequence number.
+        self.assertGreater(len(refused), 0, "nothing was refused: the test forced no refusal")
+        self.assertEqual(dropped, len(refused))
+        self.assertEqual(after['downcase_http_requests_total{code="503"}'], len(refused))
         pub.get("after-the-stall")
         wait_for(lambda: any(b"after-the-stall" in l for l in read_lines(log)), 10,
                  "the message after the stall")
         lines = read_lines(log)[n0:]
-        logged = [l for l in lines if b" lower case of loss-" in l]
-        gaps = [re.search(rb" !gap publisher=([0-9a-f]{16}) lost=(\d+)$", l) for l in lines]
-        gaps = [g for g in gaps if g]
-        reported = sum(int(g.group(2)) for g in gaps)
-        print("\n  loss: %d sent, %d published, %d refused; %d logged, %d reported in %d gap lines"
-              % (total, published, dropped, len(logged), reported, len(gaps)), end=" ")
-        self.assertEqual(len(logged), published)
-        self.assertEqual(reported, dropped)
-        # Every line is either a message or a gap line, and the messages are in order.
-        nums = [int(re.search(rb"loss-(\d+)", l).group(1)) for l in logged]
-        self.assertEqual(nums, sorted(nums))
+        logged = [re.search(rb" lower case of (loss-\d+) ", l).group(1).decode() for l in lines
+                  if b" lower case of loss-" in l]
+        print("\n  refusal: %d sent, %d answered 200 and logged %d, %d answered 503"
+              % (total, len(ok), len(logged), len(refused)), end=" ")
+        self.assertEqual(logged, ok)  # every 200, in order, and nothing else
+        self.assertEqual([l for l in lines if b"!gap" in l], [])
+
+    def test_messages_lost_in_transit_are_reported_exactly(self):
+        """A subscriber frozen until heartbeats make the publisher drop it: what was queued for
+        it and what was published while it was away are answered 200 and lost; its gap lines,
+        once it is back, add up to exactly the 200s it did not log."""
+        pub = self.start(harness.Pub, "--wire=framed", "--heartbeat=200ms")
+        log = self.tmp.file("sub.log")
+        sub = self.start(harness.Sub, "--heartbeat=200ms", "--metrics=127.0.0.1:0", log=log,
+                         connect=pub.endpoint)
+        host, port = sub_metrics_address(sub)
+        n0 = warm_up(pub, log)
+        answered = []
+        sub.popen.send_signal(signal.SIGSTOP)
+        try:
+            # Long enough for the publisher's heartbeat timeout (3 x 200 ms) to end the
+            # connection while requests keep coming.
+            deadline = time.monotonic() + 2.0
+            i = 0
+            while time.monotonic() < deadline:
+                by_status = self.send_batches(pub, "transit%03d" % i, 50)
+                self.assertEqual(set(by_status), {200}, by_status.keys())
+                answered += by_status[200]
+                i += 1
+                time.sleep(0.05)
+        finally:
+            sub.popen.send_signal(signal.SIGCONT)
+        # Back: probes until one arrives (the subscription must reach the publisher again).
+        k = 0
+        while True:
+            self.assertEqual(pub.get("back-%d" % k)[0], 200)
+            answered.append("back-%d" % k)
+            if any(b"back-" in l for l in read_lines(log)[n0:]):
+                break
+            k += 1
+            self.assertLess(k, 200 * harness.SLOW, "the sub never came back")
+            time.sleep(0.05)
+        lines = read_lines(log)[n0:]
+        logged = [l for l in lines if b" lower case of " in l]
+        gaps = [re.search(rb" !gap publisher=[0-9a-f]{16} lost=(\d+)$", l) for l in lines]
+        reported = sum(int(g.group(1)) for g in gaps if g)
+        print("\n  transit: %d answered 200, %d logged, %d reported lost in %d gap lines"
+              % (len(answered), len(logged), reported, len([g for g in gaps if g])), end=" ")
+        self.assertGreater(reported, 0, "nothing was lost: the test forced no loss")
+        self.assertEqual(len(logged) + reported, len(answered))
         s = samples(scrape(host, port))
-        self.assertEqual(s["downcase_lost_messages_total"], dropped)
-        self.assertEqual(s["downcase_sequence_gaps_total"], len(gaps))
+        self.assertEqual(s["downcase_lost_messages_total"], reported)
 
     def test_message_cannot_forge_a_gap_line(self):
         pub = self.start(harness.Pub)
