@@ -430,7 +430,10 @@ static void stop_parsing(struct http_conn *c)
  * connection's own tail (when resuming after a backpressure pause). */
 static void parse(struct http_conn *c, const char *data, size_t len)
 {
-    bool from_tail = len > 0 && data == c->tail.data;
+    if (len == 0) {
+        return; /* an empty tail has no storage: data may be NULL */
+    }
+    bool from_tail = data == c->tail.data;
     const char *p = data;
     const char *end = data + len;
     while (p < end) {

@@ -155,8 +155,9 @@ static struct fuzz_server *server_get(void)
     fs->show = getenv("FUZZ_HTTP_SHOW") != NULL;
     /* A real publisher on an inproc endpoint, so /downcase/ runs its whole path, publishing
      * included, and /metrics renders real counters. */
-    static char *argv[] = {"downcase", "--role=pub", "--wire=framed",
-                           "--bind=inproc://downcase-fuzz", NULL};
+    static char arg0[] = "downcase", arg1[] = "--role=pub", arg2[] = "--wire=framed",
+                arg3[] = "--bind=inproc://downcase-fuzz";
+    static char *argv[] = {arg0, arg1, arg2, arg3, NULL};
     struct buf err = {0};
     if (cli_parse(4, argv, &fs->options, &err) < 0) {
         fuzz_fail("cli_parse", err.data, err.len, "options");
