@@ -216,15 +216,23 @@ int cli_split_hostport(const char *s, char *host, size_t hostsz, int *port)
     return 0;
 }
 
-int cli_parse_size(const char *s, uint64_t max, uint64_t *out)
+/* The digits a size or a duration starts with; *end is what follows them. strtoull alone
+ * would also take a sign or leading blanks. 0 or -EINVAL. */
+static int leading_number(const char *s, unsigned long long *v, char **end)
 {
-    char *end;
     if (*s < '0' || *s > '9') {
         return -EINVAL;
     }
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0) {
+    *v = strtoull(s, end, 10);
+    return errno != 0 ? -EINVAL : 0;
+}
+
+int cli_parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (leading_number(s, &v, &end) < 0) {
         return -EINVAL;
     }
     uint64_t unit = 1;
@@ -245,12 +253,8 @@ int cli_parse_size(const char *s, uint64_t max, uint64_t *out)
 int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out)
 {
     char *end;
-    if (*s < '0' || *s > '9') {
-        return -EINVAL;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0) {
+    unsigned long long v;
+    if (leading_number(s, &v, &end) < 0) {
         return -EINVAL;
     }
     uint64_t unit;

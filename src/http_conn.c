@@ -41,7 +41,7 @@ struct http_conn {
     uint64_t timer_due;
     bool timer_armed;
     bool screening; /* the bytes being parsed belong to a request head */
-    char field[4];     /* the start of the current header name: enough to spot "Host" */
+    char field[4];  /* the start of the current header name: enough to spot "Host" */
     size_t field_len;
     unsigned hosts;
     int reject_status; /* set by a callback that refuses the request */

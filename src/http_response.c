@@ -96,8 +96,9 @@ int http_response_format(struct buf *out, const struct http_response *res, const
         length[sizeof length - 1 - length_len++] = (char)('0' + v % 10);
         v /= 10;
     } while (v > 0);
-    size_t need = 9 + 4 + reason_len + 2 + (sizeof "Server: downcase/" DOWNCASE_VERSION "\r\n" - 1) +
-                  6 + date_len + 2 + 14 + type_len + 2 + 16 + length_len + 2 +
+    size_t need = 9 + 4 + reason_len + 2 +
+                  (sizeof "Server: downcase/" DOWNCASE_VERSION "\r\n" - 1) + 6 + date_len + 2 + 14 +
+                  type_len + 2 + 16 + length_len + 2 +
                   (sizeof "X-Content-Type-Options: nosniff\r\n" - 1) + conn_lines[conn].len +
                   extra_len + 2 + (head ? 0 : res->body_len);
     size_t start = out->len;

@@ -45,8 +45,8 @@ struct http_counters {
     uint64_t rejected; /* closed at once: past max_connections */
     uint64_t requests;
     uint64_t responses[HTTP_STATUS_COUNTED + 1]; /* by http_status_codes[], then others */
-    uint64_t header_timeouts; /* answered 408 */
-    uint64_t idle_closed;     /* closed by the idle timeout */
+    uint64_t header_timeouts;                    /* answered 408 */
+    uint64_t idle_closed;                        /* closed by the idle timeout */
     uint64_t bytes_in;
     uint64_t bytes_out;
 };

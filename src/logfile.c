@@ -115,8 +115,7 @@ int logfile_reopen(struct logfile *lf, const char *who)
     }
     if (rc < 0 && lf->mid_line) {
         /* Switching now would leave half a line in each file. */
-        diag(who, "reopen %s: postponed, the old file ends in a line not yet complete",
-             lf->path);
+        diag(who, "reopen %s: postponed, the old file ends in a line not yet complete", lf->path);
         return rc;
     }
     int fd = open_append(lf->path);

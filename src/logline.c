@@ -278,8 +278,8 @@ int logline_append_gap(struct logline *l, struct buf *out, const uint8_t publish
             rc = append_utc_millis(l, out, now);
         }
         if (rc == 0) {
-            rc = buf_appendf(out, "\",\"event\":\"gap\",\"publisher\":\"%s\",\"lost\":%" PRIu64 "}\n",
-                             id, lost);
+            rc = buf_appendf(
+                out, "\",\"event\":\"gap\",\"publisher\":\"%s\",\"lost\":%" PRIu64 "}\n", id, lost);
         }
         break;
     case LOGLINE_PYTHON:

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+
 static void put(struct metrics *m, const char *s, size_t n)
 {
     if (m->rc == 0) {
@@ -56,6 +58,13 @@ void metrics_sample(struct metrics *m, const char *name, const char *label, cons
     put(m, num, (size_t)n);
 }
 
+void metrics_build_info(struct metrics *m)
+{
+    metrics_family(m, "downcase_build_info", "gauge", "The running version; always 1.");
+    metrics_sample(m, "downcase_build_info", "version", DOWNCASE_VERSION, strlen(DOWNCASE_VERSION),
+                   1);
+}
+
 void metrics_single(struct metrics *m, const char *name, const char *type, const char *help,
                     uint64_t v)
 {
@@ -72,8 +81,7 @@ void metrics_http(struct metrics *m, const struct http_server *s)
         char code[16];
         int n = i < HTTP_STATUS_COUNTED ? snprintf(code, sizeof code, "%d", http_status_codes[i])
                                         : snprintf(code, sizeof code, "other");
-        metrics_sample(m, "downcase_http_requests_total", "code", code, (size_t)n,
-                       c->responses[i]);
+        metrics_sample(m, "downcase_http_requests_total", "code", code, (size_t)n, c->responses[i]);
     }
     metrics_single(m, "downcase_http_connections_open", "gauge", "HTTP connections open now.",
                    s->nconns);

@@ -26,6 +26,8 @@ void metrics_family(struct metrics *m, const char *name, const char *type, const
 /* One sample; label may be NULL, else the sample carries {label="value"} with value escaped. */
 void metrics_sample(struct metrics *m, const char *name, const char *label, const char *value,
                     size_t value_len, uint64_t v);
+/* downcase_build_info{version="..."} 1, the family every /metrics starts with. */
+void metrics_build_info(struct metrics *m);
 /* A family with one unlabelled sample. */
 void metrics_single(struct metrics *m, const char *name, const char *type, const char *help,
                     uint64_t v);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "config.h"
 #include "diag.h"
 #include "http_server.h"
 #include "metrics.h"
@@ -106,9 +105,7 @@ static int render_metrics(void *owner, struct buf *out)
 {
     const struct pub *pub = owner;
     struct metrics m = {.out = out};
-    metrics_family(&m, "downcase_build_info", "gauge", "The running version; always 1.");
-    metrics_sample(&m, "downcase_build_info", "version", DOWNCASE_VERSION,
-                   strlen(DOWNCASE_VERSION), 1);
+    metrics_build_info(&m);
     metrics_http(&m, &pub->http);
     metrics_single(&m, "downcase_published_messages_total", "counter",
                    "Messages ZeroMQ accepted for publishing (one per 200 on GET /downcase/).",
@@ -179,8 +176,9 @@ int pub_run(const struct cli_options *o)
         free(pub);
         return 1;
     }
-    router_init(&pub->router, &pub->publisher,
-                (struct router_status){.unhealthy = unhealthy, .render = render_metrics, .owner = pub});
+    router_init(
+        &pub->router, &pub->publisher,
+        (struct router_status){.unhealthy = unhealthy, .render = render_metrics, .owner = pub});
     http_server_init(&pub->http, &pub->loop, "pub", router_handle, &pub->router);
     http_server_set_limits(&pub->http, o);
     pub->http.data = pub;

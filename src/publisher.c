@@ -10,16 +10,6 @@
 #include "diag.h"
 #include "zendpoint.h"
 
-static int set_int(void *sock, int option, int value, const char *name)
-{
-    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
-        int err = zmq_errno();
-        diag("pub", "zmq_setsockopt(%s): %s", name, zmq_strerror(err));
-        return -err;
-    }
-    return 0;
-}
-
 int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struct cli_options *o)
 {
     memset(p, 0, sizeof *p);
@@ -38,9 +28,9 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
         return -err;
     }
     /* Options must precede bind/connect: they apply to connections made afterwards. */
-    int rc = set_int(p->sock, ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP");
+    int rc = zendpoint_set_int(p->sock, "pub", ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     if (rc == 0) {
-        rc = set_int(p->sock, ZMQ_LINGER, PUBLISHER_LINGER_MS, "ZMQ_LINGER");
+        rc = zendpoint_set_int(p->sock, "pub", ZMQ_LINGER, "ZMQ_LINGER", PUBLISHER_LINGER_MS);
     }
     if (rc == 0 && o->curve_secret) {
         rc = curve_server(p->sock, "pub", o->curve_secret);

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "config.h"
 #include "diag.h"
 #include "http_server.h"
 #include "metrics.h"
@@ -263,16 +262,6 @@ static void on_signal(uv_signal_t *h, int signum)
     stop(r);
 }
 
-static int set_int(void *sock, int option, int value, const char *name)
-{
-    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
-        int err = zmq_errno();
-        diag("relay", "zmq_setsockopt(%s): %s", name, zmq_strerror(err));
-        return -err;
-    }
-    return 0;
-}
-
 static void *open_socket(struct relay *r, int type, const char *name)
 {
     void *sock = zmq_socket(r->zctx, type);
@@ -296,16 +285,16 @@ static int open_sockets(struct relay *r)
         return -ENOMEM;
     }
     int64_t maxmsg = RELAY_MAX_MESSAGE;
-    int rc = set_int(r->up, ZMQ_LINGER, 0, "ZMQ_LINGER");
+    int rc = zendpoint_set_int(r->up, "relay", ZMQ_LINGER, "ZMQ_LINGER", 0);
     if (rc == 0 && zmq_setsockopt(r->up, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
         rc = -zmq_errno();
         diag("relay", "zmq_setsockopt(ZMQ_MAXMSGSIZE): %s", zmq_strerror(-rc));
     }
     if (rc == 0) {
-        rc = set_int(r->down, ZMQ_XPUB_NODROP, 1, "ZMQ_XPUB_NODROP");
+        rc = zendpoint_set_int(r->down, "relay", ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     }
     if (rc == 0) {
-        rc = set_int(r->down, ZMQ_LINGER, RELAY_LINGER_MS, "ZMQ_LINGER");
+        rc = zendpoint_set_int(r->down, "relay", ZMQ_LINGER, "ZMQ_LINGER", RELAY_LINGER_MS);
     }
     if (rc == 0) {
         rc = zendpoint_tune(r->up, "relay", ZMQ_RCVHWM, o->hwm, o->heartbeat_ms);
@@ -376,9 +365,7 @@ static int render_metrics(void *owner, struct buf *out)
 {
     const struct relay *r = owner;
     struct metrics m = {.out = out};
-    metrics_family(&m, "downcase_build_info", "gauge", "The running version; always 1.");
-    metrics_sample(&m, "downcase_build_info", "version", DOWNCASE_VERSION, strlen(DOWNCASE_VERSION),
-                   1);
+    metrics_build_info(&m);
     metrics_http(&m, &r->http);
     metrics_single(&m, "downcase_relay_forwarded_messages_total", "counter",
                    "Messages passed from upstream publishers to downstream subscribers.",

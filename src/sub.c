@@ -15,7 +15,6 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "config.h"
 #include "curve.h"
 #include "diag.h"
 #include "http_server.h"
@@ -132,8 +131,8 @@ static void note_gap(struct sub *s, const struct wire_msg *m, const struct times
     char id[2 * WIRE_ID_LEN + 1];
     wire_id_hex(m->publisher, id);
     diag_limited(&s->gap_limit, uv_now(&s->loop), 10000, "sub",
-                 "gap: %lld message(s) of publisher %s missing before seq %llu", (long long)lost, id,
-                 (unsigned long long)m->seq);
+                 "gap: %lld message(s) of publisher %s missing before seq %llu", (long long)lost,
+                 id, (unsigned long long)m->seq);
     if (logline_append_gap(&s->line, &s->log.pending, m->publisher, (uint64_t)lost, now) < 0) {
         diag("sub", "out of memory formatting a gap line");
     }
@@ -297,16 +296,6 @@ static void on_signal(uv_signal_t *h, int signum)
     stop(s);
 }
 
-static int set_int(void *sock, int option, int value, const char *name)
-{
-    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
-        int err = zmq_errno();
-        diag("sub", "zmq_setsockopt(%s): %s", name, zmq_strerror(err));
-        return -err;
-    }
-    return 0;
-}
-
 static int open_socket(struct sub *s)
 {
     const struct cli_options *o = s->o;
@@ -317,7 +306,7 @@ static int open_socket(struct sub *s)
         return -err;
     }
     int64_t maxmsg = SUB_MAX_MESSAGE;
-    int rc = set_int(s->sock, ZMQ_LINGER, 0, "ZMQ_LINGER");
+    int rc = zendpoint_set_int(s->sock, "sub", ZMQ_LINGER, "ZMQ_LINGER", 0);
     if (rc == 0 && zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
         rc = -zmq_errno();
         diag("sub", "zmq_setsockopt(ZMQ_MAXMSGSIZE): %s", zmq_strerror(-rc));
@@ -402,9 +391,7 @@ static int render_metrics(void *owner, struct buf *out)
 {
     const struct sub *s = owner;
     struct metrics m = {.out = out};
-    metrics_family(&m, "downcase_build_info", "gauge", "The running version; always 1.");
-    metrics_sample(&m, "downcase_build_info", "version", DOWNCASE_VERSION,
-                   strlen(DOWNCASE_VERSION), 1);
+    metrics_build_info(&m);
     metrics_http(&m, &s->http);
     metrics_single(&m, "downcase_received_messages_total", "counter",
                    "Messages received from publishers.", s->received);
@@ -425,8 +412,8 @@ static int render_metrics(void *owner, struct buf *out)
                    "Log lines dropped because the log could not be written for too long "
                    "(past --log-backlog).",
                    s->log.lines_dropped);
-    metrics_single(&m, "downcase_log_pending_bytes", "gauge",
-                   "Log bytes waiting to be written.", s->log.pending.len);
+    metrics_single(&m, "downcase_log_pending_bytes", "gauge", "Log bytes waiting to be written.",
+                   s->log.pending.len);
     metrics_single(&m, "downcase_sequence_gaps_total", "counter",
                    "Jumps in framed publishers' sequence numbers.", s->seq.gaps);
     metrics_single(&m, "downcase_lost_messages_total", "counter",
@@ -482,8 +469,9 @@ int sub_run(const struct cli_options *o)
     uv_timer_init(&s->loop, &s->retry);
     s->sigint.data = s->sigterm.data = s->sighup.data = s->retry.data = s;
     seqtrack_init(&s->seq);
-    router_init(&s->router, NULL,
-                (struct router_status){.unhealthy = unhealthy, .render = render_metrics, .owner = s});
+    router_init(
+        &s->router, NULL,
+        (struct router_status){.unhealthy = unhealthy, .render = render_metrics, .owner = s});
     http_server_init(&s->http, &s->loop, "sub", router_handle, &s->router);
     http_server_set_limits(&s->http, o);
     s->http.data = s;

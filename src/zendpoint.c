@@ -9,7 +9,7 @@
 
 #include "diag.h"
 
-static int set_int(void *sock, const char *who, int option, const char *name, int value)
+int zendpoint_set_int(void *sock, const char *who, int option, const char *name, int value)
 {
     if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
         int err = zmq_errno();
@@ -21,23 +21,24 @@ static int set_int(void *sock, const char *who, int option, const char *name, in
 
 int zendpoint_tune(void *sock, const char *who, int hwm_option, int hwm, uint64_t heartbeat_ms)
 {
-    int rc = set_int(sock, who, hwm_option, hwm_option == ZMQ_SNDHWM ? "ZMQ_SNDHWM" : "ZMQ_RCVHWM",
-                     hwm);
+    int rc = zendpoint_set_int(sock, who, hwm_option,
+                               hwm_option == ZMQ_SNDHWM ? "ZMQ_SNDHWM" : "ZMQ_RCVHWM", hwm);
     if (rc == 0) {
-        rc = set_int(sock, who, ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX",
-                     ZENDPOINT_RECONNECT_MAX_MS);
+        rc = zendpoint_set_int(sock, who, ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX",
+                               ZENDPOINT_RECONNECT_MAX_MS);
     }
     if (rc == 0 && heartbeat_ms > 0) {
         /* The command line caps durations at a day, well inside int milliseconds. */
         int ivl = (int)heartbeat_ms;
-        rc = set_int(sock, who, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", ivl);
+        rc = zendpoint_set_int(sock, who, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", ivl);
         if (rc == 0) {
-            rc = set_int(sock, who, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT", 3 * ivl);
+            rc = zendpoint_set_int(sock, who, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT",
+                                   3 * ivl);
         }
         if (rc == 0) {
             /* The TTL travels in the PING in tenths of a second, at most 6553.5 s. */
             int ttl = 3 * ivl < 6553500 ? 3 * ivl : 6553500;
-            rc = set_int(sock, who, ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL", ttl);
+            rc = zendpoint_set_int(sock, who, ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL", ttl);
         }
     }
     return rc;

@@ -18,6 +18,10 @@
  * high-water mark `hwm_option` (ZMQ_SNDHWM or ZMQ_RCVHWM) of `hwm` messages, ZeroMQ heartbeats
  * every heartbeat_ms (0: none) with a peer dropped after three silent intervals (and told to do
  * the same), and the reconnect back-off. 0 or a negative errno (reported). */
+/* zmq_setsockopt of an int option, reported as "zmq_setsockopt(NAME, VALUE): reason" under
+ * who. 0 or a negative errno. */
+int zendpoint_set_int(void *sock, const char *who, int option, const char *name, int value);
+
 int zendpoint_tune(void *sock, const char *who, int hwm_option, int hwm, uint64_t heartbeat_ms);
 
 int zendpoint_attach(void *sock, const char *who, const char *const *binds, size_t nbinds,

@@ -79,8 +79,8 @@ int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
     m->loop = loop;
     m->who = who;
     m->target = target;
-    if (zmq_socket_monitor(target, name,
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    if (zmq_socket_monitor(target, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) !=
+        0) {
         int err = zmq_errno();
         diag(who, "zmq_socket_monitor(%s): %s", name, zmq_strerror(err));
         return -err;

@@ -498,8 +498,8 @@ static void test_gap_lines(void)
     logline_init(&py, LOGLINE_PYTHON);
     struct buf out = {0};
     CHECK(logline_append_gap(&py, &out, id, 7, &ts) == 0);
-    CHECK(out.len > 0 && strncmp(out.data, "WARNING:root:gap publisher=0123456789abcdef lost=7 - ",
-                                 53) == 0);
+    CHECK(out.len > 0 &&
+          strncmp(out.data, "WARNING:root:gap publisher=0123456789abcdef lost=7 - ", 53) == 0);
     CHECK(out.len > 0 && out.data[out.len - 1] == '\n');
     buf_finish(&out);
 
