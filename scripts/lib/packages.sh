@@ -9,7 +9,9 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # promtool, the standard validator of /metrics; the 'ops' suite's logrotate, systemd
 # (systemd-analyze on the units), strace (the daemon's system calls against the units' filters)
 # and groff-base (the man page renders without warnings).
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base"
+# procps: /bin/kill, which the sub's unit runs to reload (systemd-analyze verify checks it
+# exists), and sysctl for the network suite; minimal images lack it.
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base procps"
 # The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
 # netavark + aardvark-dns + iptables (container networks, names, published ports: only
 # recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the

@@ -202,6 +202,12 @@ class ObserveTest(harness.ProcessTest):
             k += 1
             self.assertLess(k, 200 * harness.SLOW, "the sub never came back")
             time.sleep(0.05)
+        # Probes still in flight would be neither logged nor a gap yet: one last marker, and
+        # once it is in, everything before it is either logged or counted in a gap line.
+        self.assertEqual(pub.get("back-final")[0], 200)
+        answered.append("back-final")
+        wait_for(lambda: any(b"back-final" in l for l in read_lines(log)[n0:]), 10,
+                 "the final marker")
         lines = read_lines(log)[n0:]
         logged = [l for l in lines if b" lower case of " in l]
         gaps = [re.search(rb" !gap publisher=[0-9a-f]{16} lost=(\d+)$", l) for l in lines]

@@ -147,6 +147,12 @@ class RelayTest(harness.ProcessTest):
             self.assertEqual(pub.get("after-the-stall-%d" % k)[0], 200)
             k += 1
             time.sleep(0.1)
+        # Markers still in flight would be neither logged nor a gap yet: one last one, and once
+        # it is in, everything before it is either logged or counted in a gap line.
+        self.assertEqual(pub.get("after-the-stall-%d" % k)[0], 200)
+        k += 1
+        last = ("after-the-stall-%d" % (k - 1)).encode()
+        wait_for(lambda: any(last in line for line in read_lines(log)), 10, "the last marker")
         rs = relay.samples()
         status, _, body = harness.http_get(pub.host, pub.port, "/metrics")
         pub_dropped = float(re.search(rb"^downcase_dropped_messages_total (\S+)$", body,
