@@ -173,17 +173,54 @@ static int append_utc_millis(struct logline *l, struct buf *out, const struct ti
     return rc < 0 ? rc : buf_append(out, ms, (size_t)n);
 }
 
-static int append_json(struct logline *l, struct buf *out, const struct wire_msg *m,
-                       const struct timespec *now)
+/* What every line of a format starts with, up to its content: "TIME " (text), "LEVEL:root:"
+ * (python, Python logging's level names), '{"time":"TIME",' (json). */
+static int begin_line(struct logline *l, struct buf *out, const struct timespec *now,
+                      const char *python_level)
+{
+    refresh_time(l, now->tv_sec);
+    int rc;
+    switch (l->format) {
+    case LOGLINE_JSON:
+        rc = buf_append_str(out, "{\"time\":\"");
+        if (rc == 0) {
+            rc = append_utc_millis(l, out, now);
+        }
+        return rc < 0 ? rc : buf_append(out, "\",", 2);
+    case LOGLINE_PYTHON:
+        rc = buf_append_str(out, python_level);
+        return rc < 0 ? rc : buf_append(out, ":root:", 6);
+    case LOGLINE_TEXT:
+    default:
+        rc = append_utc_millis(l, out, now);
+        return rc < 0 ? rc : buf_append_byte(out, ' ');
+    }
+}
+
+/* What every line ends with: "}\n" (json), " - DATE\n" (python), "\n" (text). */
+static int end_line(struct logline *l, struct buf *out)
+{
+    int rc;
+    switch (l->format) {
+    case LOGLINE_JSON:
+        return buf_append(out, "}\n", 2);
+    case LOGLINE_PYTHON:
+        rc = buf_append(out, " - ", 3);
+        if (rc == 0) {
+            rc = buf_append(out, l->cached, l->cached_len);
+        }
+        return rc < 0 ? rc : buf_append_byte(out, '\n');
+    case LOGLINE_TEXT:
+    default:
+        return buf_append_byte(out, '\n');
+    }
+}
+
+/* The json members of a message, after begin_line's. */
+static int append_json_members(struct buf *out, const struct wire_msg *m)
 {
     bool lossy = false;
-    int rc = buf_append_str(out, "{\"time\":\"");
-    if (rc == 0) {
-        rc = append_utc_millis(l, out, now);
-    }
-    if (rc == 0) {
-        rc = buf_append_str(out, "\",\"message\":\"");
-    }
+    int rc = buf_append_str(out, "\"message\":\"");
     if (rc == 0) {
         rc = escape(out, m->text, m->text_len, true, &lossy);
     }
@@ -208,59 +245,37 @@ static int append_json(struct logline *l, struct buf *out, const struct wire_msg
             rc = buf_appendf(out, "\",\"publisher\":\"%s\",\"seq\":%" PRIu64, id, m->seq);
         }
     }
-    return rc < 0 ? rc : buf_append(out, "}\n", 2);
+    return rc;
+}
+
+/* A line is all there or not at all: on failure the buffer is cut back to where it began. */
+static int finish(struct buf *out, size_t start, int rc)
+{
+    if (rc < 0) {
+        out->len = start;
+    }
+    return rc;
 }
 
 int logline_append(struct logline *l, struct buf *out, const struct wire_msg *m,
                    const struct timespec *now)
 {
     size_t start = out->len;
-    refresh_time(l, now->tv_sec);
-    int rc;
-    switch (l->format) {
-    case LOGLINE_JSON:
-        rc = append_json(l, out, m, now);
-        break;
-    case LOGLINE_PYTHON:
-        rc = buf_append(out, "INFO:root:", 10);
-        if (rc == 0) {
-            rc = logline_escape_text(out, m->text, m->text_len);
-        }
-        if (rc == 0) {
-            rc = buf_append(out, " - ", 3);
-        }
-        if (rc == 0) {
-            rc = buf_append(out, l->cached, l->cached_len);
-        }
-        if (rc == 0) {
-            rc = buf_append_byte(out, '\n');
-        }
-        break;
-    case LOGLINE_TEXT:
-    default:
-        rc = append_utc_millis(l, out, now);
-        if (rc == 0) {
-            rc = buf_append_byte(out, ' ');
-        }
-        if (rc == 0 && m->text_len > 0 && m->text[0] == '!') {
-            /* A leading '!' marks the sub's own lines (gaps): a message cannot start one. */
+    int rc = begin_line(l, out, now, "INFO");
+    if (rc == 0) {
+        if (l->format == LOGLINE_JSON) {
+            rc = append_json_members(out, m);
+        } else if (l->format == LOGLINE_TEXT && m->text_len > 0 && m->text[0] == '!') {
+            /* A leading '!' marks the sub's own text lines (gaps): a message cannot start one. */
             rc = buf_append(out, "\\x21", 4);
             if (rc == 0) {
                 rc = logline_escape_text(out, m->text + 1, m->text_len - 1);
             }
-        } else if (rc == 0) {
+        } else {
             rc = logline_escape_text(out, m->text, m->text_len);
         }
-        if (rc == 0) {
-            rc = buf_append_byte(out, '\n');
-        }
-        break;
     }
-    if (rc < 0) {
-        /* Never leave half a line behind. */
-        out->len = start;
-    }
-    return rc;
+    return finish(out, start, rc < 0 ? rc : end_line(l, out));
 }
 
 int logline_append_gap(struct logline *l, struct buf *out, const uint8_t publisher[WIRE_ID_LEN],
@@ -269,39 +284,14 @@ int logline_append_gap(struct logline *l, struct buf *out, const uint8_t publish
     size_t start = out->len;
     char id[2 * WIRE_ID_LEN + 1];
     wire_id_hex(publisher, id);
-    refresh_time(l, now->tv_sec);
-    int rc;
-    switch (l->format) {
-    case LOGLINE_JSON:
-        rc = buf_append_str(out, "{\"time\":\"");
-        if (rc == 0) {
-            rc = append_utc_millis(l, out, now);
-        }
-        if (rc == 0) {
-            rc = buf_appendf(
-                out, "\",\"event\":\"gap\",\"publisher\":\"%s\",\"lost\":%" PRIu64 "}\n", id, lost);
-        }
-        break;
-    case LOGLINE_PYTHON:
-        /* Messages are INFO lines; Python logging's WARNING level marks this one. */
-        rc = buf_appendf(out, "WARNING:root:gap publisher=%s lost=%" PRIu64 " - ", id, lost);
-        if (rc == 0) {
-            rc = buf_append(out, l->cached, l->cached_len);
-        }
-        if (rc == 0) {
-            rc = buf_append_byte(out, '\n');
-        }
-        break;
-    case LOGLINE_TEXT:
-    default:
-        rc = append_utc_millis(l, out, now);
-        if (rc == 0) {
-            rc = buf_appendf(out, " !gap publisher=%s lost=%" PRIu64 "\n", id, lost);
-        }
-        break;
+    /* Messages are INFO lines in python; Python logging's WARNING level marks this one. */
+    int rc = begin_line(l, out, now, "WARNING");
+    if (rc == 0) {
+        rc = l->format == LOGLINE_JSON
+                 ? buf_appendf(out, "\"event\":\"gap\",\"publisher\":\"%s\",\"lost\":%" PRIu64, id,
+                               lost)
+                 : buf_appendf(out, "%sgap publisher=%s lost=%" PRIu64,
+                               l->format == LOGLINE_TEXT ? "!" : "", id, lost);
     }
-    if (rc < 0) {
-        out->len = start;
-    }
-    return rc;
+    return finish(out, start, rc < 0 ? rc : end_line(l, out));
 }
