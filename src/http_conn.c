@@ -109,16 +109,28 @@ static void answer_error(struct http_conn *c, int status, const char *reason);
  * One timer per connection. It is armed for the earliest deadline that can apply and, when it
  * fires, re-armed for whatever the deadline has become since: progress only moves deadlines
  * later, so reads and writes never touch the timer (nginx and libuv's own docs recommend the
- * same lazy re-arming). */
+ * same lazy re-arming). It is never armed further out than the shorter of the two timeouts:
+ * then a request that begins finds it due no later than its own header deadline, and the
+ * per-request path never restarts it; an idle connection's timer fires a few times per idle
+ * timeout instead of once. */
 
 static void on_timer(uv_timer_t *t);
 
 static void arm(struct http_conn *c, uint64_t due)
 {
-    if (c->closing || c->lingering || (c->timer_armed && due >= c->timer_due)) {
+    if (c->closing || c->lingering) {
         return;
     }
+    const struct http_limits *l = &c->server->limits;
     uint64_t now = uv_now(c->server->loop);
+    uint64_t step = l->header_timeout_ms < l->idle_timeout_ms ? l->header_timeout_ms
+                                                              : l->idle_timeout_ms;
+    if (due > now + step) {
+        due = now + step;
+    }
+    if (c->timer_armed && due >= c->timer_due) {
+        return;
+    }
     uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
     c->timer_due = due;
     c->timer_armed = true;
