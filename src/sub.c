@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -387,6 +388,20 @@ static const char *unhealthy(void *owner)
     return s->log.failing ? "the log cannot be written" : NULL;
 }
 
+/* One counter family with a sample per tracked publisher: the uint64_t at `field` of each. */
+static void per_publisher(struct metrics *m, const struct seqtrack *t, const char *name,
+                          const char *help, size_t field)
+{
+    metrics_family(m, name, "counter", help);
+    for (size_t i = 0; i < t->n; i++) {
+        char id[2 * WIRE_ID_LEN + 1];
+        uint64_t v;
+        wire_id_hex(t->peers[i].id, id);
+        memcpy(&v, (const char *)&t->peers[i] + field, sizeof v);
+        metrics_sample(m, name, "publisher", id, 2 * WIRE_ID_LEN, v);
+    }
+}
+
 static int render_metrics(void *owner, struct buf *out)
 {
     const struct sub *s = owner;
@@ -418,22 +433,12 @@ static int render_metrics(void *owner, struct buf *out)
                    "Jumps in framed publishers' sequence numbers.", s->seq.gaps);
     metrics_single(&m, "downcase_lost_messages_total", "counter",
                    "Framed messages missing in those jumps.", s->seq.lost);
-    metrics_family(&m, "downcase_publisher_lost_messages_total", "counter",
-                   "Framed messages missing, by publisher id.");
-    for (size_t i = 0; i < s->seq.n; i++) {
-        char id[2 * WIRE_ID_LEN + 1];
-        wire_id_hex(s->seq.peers[i].id, id);
-        metrics_sample(&m, "downcase_publisher_lost_messages_total", "publisher", id,
-                       2 * WIRE_ID_LEN, s->seq.peers[i].lost);
-    }
-    metrics_family(&m, "downcase_publisher_received_messages_total", "counter",
-                   "Framed messages received, by publisher id.");
-    for (size_t i = 0; i < s->seq.n; i++) {
-        char id[2 * WIRE_ID_LEN + 1];
-        wire_id_hex(s->seq.peers[i].id, id);
-        metrics_sample(&m, "downcase_publisher_received_messages_total", "publisher", id,
-                       2 * WIRE_ID_LEN, s->seq.peers[i].received);
-    }
+    per_publisher(&m, &s->seq, "downcase_publisher_lost_messages_total",
+                  "Framed messages missing, by publisher id.",
+                  offsetof(struct seqtrack_peer, lost));
+    per_publisher(&m, &s->seq, "downcase_publisher_received_messages_total",
+                  "Framed messages received, by publisher id.",
+                  offsetof(struct seqtrack_peer, received));
     return m.rc;
 }
 
