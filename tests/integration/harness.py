@@ -128,10 +128,7 @@ class Pub(Proc):
         if bind is not None:
             flags.append("--bind=" + bind)
         super().__init__(flags + list(args), env=env)
-        m = self.wait_line(r"http listening on (\S+)")
-        host, _, port = m.group(1).rpartition(":")
-        self.host = host.strip("[]")
-        self.port = int(port)
+        self.host, self.port = http_address(self)
         self.endpoint = None
         for line in self.lines:
             zm = re.search(r"zmq bind (\S+)", line)
@@ -271,6 +268,35 @@ def warm_up(pub, log_path, marker="warm-up"):
     lines = wait_for(lambda: (lambda ls: ls if ls and last in ls[-1] else None)(
         read_lines(log_path)), 10, "the warm-up marker")
     return len(lines)
+
+
+def metrics_text(host, port):
+    """GET /metrics: the Prometheus text, once status and Content-Type are checked."""
+    status, headers, body = http_get(host, port, "/metrics")
+    assert status == 200, (status, body)
+    assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8", headers
+    return body.decode()
+
+
+def parse_metrics(text):
+    """{sample with its labels: value} of a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def metrics(host, port):
+    return parse_metrics(metrics_text(host, port))
+
+
+def http_address(proc):
+    """(host, port) a process announced with "http listening on ADDRESS"."""
+    m = proc.wait_line(r"http listening on (\S+)")
+    host, _, port = m.group(1).rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def free_port():

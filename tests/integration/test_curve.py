@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -260,7 +259,7 @@ class CurveTest(harness.ProcessTest):
         wrong_server, _ = self.keygen("wrong")
         pub = self.secure_pub(server_secret, self.allow_dir(client))
         self.assertIsNotNone(pub.wait_line(r"curve: 1 client certificate in "))
-        good = self.sub(pub.endpoint, "good.log", client_secret, server)
+        self.sub(pub.endpoint, "good.log", client_secret, server)
         cases = {
             "unlisted": (stranger_secret, server),
             "nokey": (None, None),
@@ -281,13 +280,10 @@ class CurveTest(harness.ProcessTest):
         for name in cases:
             self.assertEqual(read_lines(self.tmp.file(name + ".log")), [], name)
         # The same counts are in /metrics while the pub runs.
-        status, _, body = harness.http_get(pub.host, pub.port, "/metrics")
-        self.assertEqual(status, 200)
-        metrics = dict(l.rsplit(" ", 1) for l in body.decode().splitlines()
-                       if l and not l.startswith("#"))
-        self.assertEqual(metrics["downcase_curve_clients_admitted_total"], "1")
-        self.assertGreaterEqual(int(metrics["downcase_curve_clients_denied_total"]), 1)
-        self.assertGreaterEqual(int(metrics["downcase_curve_handshakes_failed_total"]), 2)
+        metrics = harness.metrics(pub.host, pub.port)
+        self.assertEqual(metrics["downcase_curve_clients_admitted_total"], 1)
+        self.assertGreaterEqual(metrics["downcase_curve_clients_denied_total"], 1)
+        self.assertGreaterEqual(metrics["downcase_curve_handshakes_failed_total"], 2)
         admitted, denied, failed = counters(pub)
         self.assertEqual(admitted, 1)
         self.assertGreaterEqual(denied, 1)
@@ -337,7 +333,7 @@ class CurveTest(harness.ProcessTest):
         pub = self.secure_pub(server_secret)
         pub.wait_line(r"no --curve-allow: every client with a valid CURVE handshake is admitted")
         self.sub(pub.endpoint, "any.log", anyone_secret, server)
-        nokey = self.sub(pub.endpoint, "nokey.log")
+        self.sub(pub.endpoint, "nokey.log")
         warm_up(pub, self.tmp.file("any.log"))
         pub.wait_line(r"handshake failed on tcp://\S+: ")
         self.assertEqual(read_lines(self.tmp.file("nokey.log")), [])
@@ -361,7 +357,7 @@ class CurveTest(harness.ProcessTest):
         warm_up(pub, self.tmp.file("new.log"), marker="rotated")
         os.unlink(os.path.join(allow, "client-2025"))
         self.assertEqual(first.stop(), 0)
-        again = self.sub(pub.endpoint, "old-again.log", old_secret, server)
+        self.sub(pub.endpoint, "old-again.log", old_secret, server)
         pub.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in")
         self.publish(pub, ["after revocation"])
         wait_for(lambda: any(b"after revocation" in l for l in read_lines(self.tmp.file("new.log"))),

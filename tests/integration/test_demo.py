@@ -5,11 +5,9 @@ stops both cleanly."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 import urllib.request
 

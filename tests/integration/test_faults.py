@@ -18,26 +18,9 @@ from harness import SLOW, http_get, read_lines, wait_for, warm_up
 LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (lower case of (\S+) is \S+|!gap .*)$")
 
 
-def metrics_of(host, port):
-    status, _, body = http_get(host, port, "/metrics")
-    assert status == 200
-    out = {}
-    for line in body.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
-
-
 def proc_status_kb(proc, field):
     with open("/proc/%d/status" % proc.popen.pid) as f:
         return int(re.search(field + r":\s+(\d+) kB", f.read()).group(1))
-
-
-def metrics_address(sub):
-    m = sub.wait_line(r"http listening on (\S+)")
-    host, _, port = m.group(1).rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 class Load:
@@ -123,15 +106,15 @@ class FaultsTest(harness.ProcessTest):
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--heartbeat=200ms", "--metrics=127.0.0.1:0", log=log,
                          connect=endpoint)
-        host, mport = metrics_address(sub)
+        host, mport = harness.http_address(sub)
         warm_up(pub, log)
-        self.assertEqual(metrics_of(host, mport)["downcase_zmq_peers_connected"], 1)
+        self.assertEqual(harness.metrics(host, mport)["downcase_zmq_peers_connected"], 1)
         pub.popen.send_signal(signal.SIGSTOP)
         try:
             t0 = time.monotonic()
             sub.wait_line(r"peer tcp://127\.0\.0\.1:%d down" % port, 10)
             noticed = time.monotonic() - t0
-            m = metrics_of(host, mport)
+            m = harness.metrics(host, mport)
             self.assertEqual(m["downcase_zmq_peers_connected"], 0)
             self.assertEqual(m["downcase_zmq_peer_disconnects_total"], 1)
         finally:
@@ -139,7 +122,7 @@ class FaultsTest(harness.ProcessTest):
         print("\n  frozen publisher noticed after %.2f s (heartbeat 200 ms, timeout 600 ms)"
               % noticed, end=" ")
         # It comes back by itself once the publisher runs again.
-        wait_for(lambda: metrics_of(host, mport)["downcase_zmq_peers_connected"] == 1, 10,
+        wait_for(lambda: harness.metrics(host, mport)["downcase_zmq_peers_connected"] == 1, 10,
                  "the reconnection")
         pub.get("Back-Again")
         wait_for(lambda: any(b"Back-Again" in l for l in read_lines(log)), 10, "a message")
@@ -151,9 +134,9 @@ class FaultsTest(harness.ProcessTest):
         # At exit the lines still pending cannot be written: that is an exit status of 1.
         sub = self.start(harness.Sub, "--log-backlog=4k", "--metrics=127.0.0.1:0",
                          log="/dev/full", connect=pub.endpoint, expect_exit=1)
-        host, port = metrics_address(sub)
+        host, port = harness.http_address(sub)
         i = 0
-        while metrics_of(host, port)["downcase_received_messages_total"] == 0:
+        while harness.metrics(host, port)["downcase_received_messages_total"] == 0:
             pub.get("probe-%d" % i)
             i += 1
             self.assertLess(i, 200 * SLOW, "the sub never received a probe")
@@ -161,9 +144,9 @@ class FaultsTest(harness.ProcessTest):
         for j in range(300):
             pub.get("full-%03d" % j)
         total = i + 300
-        wait_for(lambda: metrics_of(host, port)["downcase_received_messages_total"] >= total - i,
+        wait_for(lambda: harness.metrics(host, port)["downcase_received_messages_total"] >= total - i,
                  10, "the messages")
-        m = metrics_of(host, port)
+        m = harness.metrics(host, port)
         self.assertEqual(m["downcase_log_lines_written_total"], 0)
         self.assertGreater(m["downcase_log_lines_dropped_total"], 0)
         self.assertLessEqual(m["downcase_log_pending_bytes"], 4096)
@@ -238,7 +221,7 @@ class FaultsTest(harness.ProcessTest):
                 socks.append(s)
 
             def all_open():
-                return metrics_of(pub.host, pub.port)["downcase_http_connections_open"] == count + 1
+                return harness.metrics(pub.host, pub.port)["downcase_http_connections_open"] == count + 1
             wait_for(all_open, 30, "%d connections open" % count)
             rss = proc_status_kb(pub, "VmRSS")
             print("\n  %d idle connections: pub RSS %d kB" % (count, rss), end=" ")
@@ -247,7 +230,7 @@ class FaultsTest(harness.ProcessTest):
         finally:
             for s in socks:
                 s.close()
-        wait_for(lambda: metrics_of(pub.host, pub.port)["downcase_http_connections_open"] == 1,
+        wait_for(lambda: harness.metrics(pub.host, pub.port)["downcase_http_connections_open"] == 1,
                  30, "the connections to close")
 
     def test_a_million_pipelined_requests(self):

@@ -263,12 +263,7 @@ class LimitsTest(harness.ProcessTest):
 
 def metric(pub, name):
     """The value of one sample of the pub's /metrics."""
-    status, headers, body = harness.http_get(pub.host, pub.port, "/metrics")
-    assert status == 200, status
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError("no sample %s in /metrics" % name)
+    return harness.metrics(pub.host, pub.port)[name]
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 by promtool (Prometheus' own checker), and the sub's gap accounting: forced loss is reported
 exactly."""
 
-import os
 import re
 import shutil
 import signal
@@ -14,28 +13,6 @@ import harness
 from harness import http_get, read_lines, wait_for, warm_up
 
 PROMTOOL = shutil.which("promtool")
-
-
-def scrape(host, port):
-    status, headers, body = http_get(host, port, "/metrics")
-    assert status == 200, (status, body)
-    assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8", headers
-    return body.decode()
-
-
-def samples(text):
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
-
-
-def sub_metrics_address(sub):
-    m = sub.wait_line(r"http listening on (\S+)")
-    host, _, port = m.group(1).rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 class ObserveTest(harness.ProcessTest):
@@ -63,9 +40,9 @@ class ObserveTest(harness.ProcessTest):
             self.assertEqual(pub.get("x%d" % i)[0], 200)
         self.assertEqual(http_get(pub.host, pub.port, "/nope")[0], 404)
         self.assertEqual(http_get(pub.host, pub.port, "/downcase/")[0], 400)
-        text = scrape(pub.host, pub.port)
+        text = harness.metrics_text(pub.host, pub.port)
         self.promtool(text)
-        s = samples(text)
+        s = harness.parse_metrics(text)
         self.assertEqual(s['downcase_http_requests_total{code="200"}'], 3)
         self.assertEqual(s['downcase_http_requests_total{code="404"}'], 1)
         self.assertEqual(s['downcase_http_requests_total{code="400"}'], 1)
@@ -87,7 +64,7 @@ class ObserveTest(harness.ProcessTest):
         pub = self.start(harness.Pub, "--wire=framed")
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--metrics=127.0.0.1:0", log=log, connect=pub.endpoint)
-        host, port = sub_metrics_address(sub)
+        host, port = harness.http_address(sub)
         n = warm_up(pub, log)
         for i in range(5):
             pub.get("m%d" % i)
@@ -95,9 +72,9 @@ class ObserveTest(harness.ProcessTest):
         status, _, body = http_get(host, port, "/healthz")
         self.assertEqual((status, body), (200, b"ok\n"))
         self.assertEqual(http_get(host, port, "/downcase/?param=x")[0], 404)
-        text = scrape(host, port)
+        text = harness.metrics_text(host, port)
         self.promtool(text)
-        s = samples(text)
+        s = harness.parse_metrics(text)
         self.assertEqual(s["downcase_received_messages_total"], n + 5)
         self.assertEqual(s["downcase_log_lines_written_total"], n + 5)
         self.assertEqual(s["downcase_lost_messages_total"], 0)
@@ -140,9 +117,9 @@ class ObserveTest(harness.ProcessTest):
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--hwm=10", "--metrics=127.0.0.1:0", log=log,
                          connect=pub.endpoint)
-        host, port = sub_metrics_address(sub)
+        host, port = harness.http_address(sub)
         n0 = warm_up(pub, log)
-        before = samples(scrape(pub.host, pub.port))
+        before = harness.metrics(pub.host, pub.port)
         sub.popen.send_signal(signal.SIGSTOP)
         try:
             total = 3000
@@ -151,7 +128,7 @@ class ObserveTest(harness.ProcessTest):
             sub.popen.send_signal(signal.SIGCONT)
         self.assertEqual(set(by_status) - {200, 503}, set(), by_status.keys())
         ok, refused = by_status.get(200, []), by_status.get(503, [])
-        after = samples(scrape(pub.host, pub.port))
+        after = harness.metrics(pub.host, pub.port)
         dropped = after["downcase_dropped_messages_total"] - before["downcase_dropped_messages_total"]
         self.assertGreater(len(refused), 0, "nothing was refused: the test forced no refusal")
         self.assertEqual(dropped, len(refused))
@@ -175,7 +152,7 @@ class ObserveTest(harness.ProcessTest):
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--heartbeat=200ms", "--metrics=127.0.0.1:0", log=log,
                          connect=pub.endpoint)
-        host, port = sub_metrics_address(sub)
+        host, port = harness.http_address(sub)
         n0 = warm_up(pub, log)
         answered = []
         sub.popen.send_signal(signal.SIGSTOP)
@@ -216,14 +193,10 @@ class ObserveTest(harness.ProcessTest):
               % (len(answered), len(logged), reported, len([g for g in gaps if g])), end=" ")
         self.assertGreater(reported, 0, "nothing was lost: the test forced no loss")
         self.assertEqual(len(logged) + reported, len(answered))
-        s = samples(scrape(host, port))
+        s = harness.metrics(host, port)
         self.assertEqual(s["downcase_lost_messages_total"], reported)
 
     def test_message_cannot_forge_a_gap_line(self):
-        pub = self.start(harness.Pub)
-        log = self.tmp.file("sub.log")
-        self.start(harness.Sub, log=log, connect=pub.endpoint)
-        n0 = warm_up(pub, log)
         # The tutorial's plain wire sends the text as is; a raw PUB could send anything.
         import zmq
         ctx = zmq.Context()

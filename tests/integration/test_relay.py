@@ -28,14 +28,7 @@ class Relay(harness.Proc):
         self.metrics = (m.group(1), int(m.group(2)))
 
     def samples(self):
-        status, _, body = harness.http_get(*self.metrics, "/metrics")
-        assert status == 200, status
-        out = {}
-        for line in body.decode().splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return harness.metrics(*self.metrics)
 
 
 def json_lines(path, start=0):

@@ -1,7 +1,6 @@
 """--version prints the version meson.build declares (meson passes it as DOWNCASE_VERSION) and
 the versions of the libraries the binary runs with."""
 
-import re
 import unittest
 
 import ops
