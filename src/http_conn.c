@@ -38,8 +38,6 @@ struct http_conn {
     enum phase phase;
     uint64_t head_deadline; /* uv_now() ms by which the headers must be in (PHASE_HEAD) */
     uint64_t last_activity; /* uv_now() ms of the last byte read or written */
-    uint64_t timer_due;
-    bool timer_armed;
     bool screening; /* the bytes being parsed belong to a request head */
     char field[4];  /* the start of the current header name: enough to spot "Host" */
     size_t field_len;
@@ -128,12 +126,11 @@ static void arm(struct http_conn *c, uint64_t due)
     if (due > now + step) {
         due = now + step;
     }
-    if (c->timer_armed && due >= c->timer_due) {
+    /* An armed timer already due no later is left alone (libuv knows when it is due). */
+    if (uv_is_active((uv_handle_t *)&c->timer) && due >= now + uv_timer_get_due_in(&c->timer)) {
         return;
     }
     uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
-    c->timer_due = due;
-    c->timer_armed = true;
 }
 
 static uint64_t deadline(const struct http_conn *c)
@@ -145,7 +142,6 @@ static uint64_t deadline(const struct http_conn *c)
 static void on_timer(uv_timer_t *t)
 {
     struct http_conn *c = t->data;
-    c->timer_armed = false;
     if (c->lingering) {
         http_conn_close(c);
         return;
@@ -207,7 +203,6 @@ static void start_linger(struct http_conn *c)
         http_conn_close(c);
         return;
     }
-    c->timer_armed = false;
     uv_timer_start(&c->timer, on_timer, HTTP_CONN_LINGER_MS, 0);
 }
 
