@@ -104,13 +104,13 @@ void http_conn_close(struct http_conn *c)
 static void answer_error(struct http_conn *c, int status, const char *reason);
 
 /* ---- timeouts ----------------------------------------------------------------------------- *
- * One timer per connection. It is armed for the earliest deadline that can apply and, when it
- * fires, re-armed for whatever the deadline has become since: progress only moves deadlines
- * later, so reads and writes never touch the timer (nginx and libuv's own docs recommend the
- * same lazy re-arming). It is never armed further out than the shorter of the two timeouts:
- * then a request that begins finds it due no later than its own header deadline, and the
- * per-request path never restarts it; an idle connection's timer fires a few times per idle
- * timeout instead of once. */
+ * One timer per connection, armed from the accept until the lingering close and never further
+ * ahead than the shorter of the two timeouts. When it fires it works out the deadline of the
+ * connection's current phase (deadline() below) and either acts or re-arms for it, again no
+ * further than that step. So nothing on the request path touches the timer: a request that
+ * begins is due no earlier than the timer already is, and progress only moves deadlines later
+ * (the lazy re-arming nginx and libuv's docs recommend). An idle connection's timer fires a few
+ * times per idle timeout instead of once. */
 
 static void on_timer(uv_timer_t *t);
 
@@ -125,10 +125,6 @@ static void arm(struct http_conn *c, uint64_t due)
                                                               : l->idle_timeout_ms;
     if (due > now + step) {
         due = now + step;
-    }
-    /* An armed timer already due no later is left alone (libuv knows when it is due). */
-    if (uv_is_active((uv_handle_t *)&c->timer) && due >= now + uv_timer_get_due_in(&c->timer)) {
-        return;
     }
     uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
 }
@@ -282,7 +278,6 @@ static int on_message_begin(llhttp_t *p)
     if (c->phase == PHASE_IDLE) {
         c->phase = PHASE_HEAD;
         c->head_deadline = uv_now(c->server->loop) + c->server->limits.header_timeout_ms;
-        arm(c, c->head_deadline);
     }
     c->field_len = 0;
     c->hosts = 0;
@@ -365,7 +360,6 @@ static int on_headers_complete(llhttp_t *p)
         return -1;
     }
     c->phase = PHASE_BODY;
-    arm(c, c->last_activity + c->server->limits.idle_timeout_ms);
     return 0;
 }
 
@@ -401,7 +395,6 @@ static int on_message_complete(llhttp_t *p)
                c->server->limits.max_output_bytes) {
         c->paused = true;
     }
-    arm(c, c->last_activity + c->server->limits.idle_timeout_ms);
     return HPE_PAUSED;
 }
 
