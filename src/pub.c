@@ -169,9 +169,8 @@ int pub_run(const struct cli_options *o)
         free(pub);
         return 1;
     }
-    pub->zctx = zmq_ctx_new();
+    pub->zctx = zcontext_new("pub");
     if (pub->zctx == NULL) {
-        diag("pub", "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         uv_loop_close(&pub->loop);
         free(pub);
         return 1;

@@ -406,9 +406,8 @@ int relay_run(const struct cli_options *o)
         free(r);
         return 1;
     }
-    r->zctx = zmq_ctx_new();
+    r->zctx = zcontext_new("relay");
     if (r->zctx == NULL) {
-        diag("relay", "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         uv_loop_close(&r->loop);
         free(r);
         return 1;

@@ -458,9 +458,8 @@ int sub_run(const struct cli_options *o)
         free(s);
         return 1;
     }
-    s->zctx = zmq_ctx_new();
+    s->zctx = zcontext_new("sub");
     if (s->zctx == NULL) {
-        diag("sub", "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         uv_loop_close(&s->loop);
         free(s);
         return 1;

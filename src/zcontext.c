@@ -1,14 +1,53 @@
-/* zcontext: zmq_ctx_term with a deadline (why: zcontext.h). */
+/* zcontext: a ZeroMQ context's threads' policy and zmq_ctx_term with a deadline (why:
+ * zcontext.h). */
+#define _GNU_SOURCE 1 /* SCHED_BATCH */
 #include "zcontext.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 #include <zmq.h>
 
 #include "diag.h"
+
+/* libzmq applies ZMQ_THREAD_SCHED_POLICY inside each thread it starts and aborts the process
+ * if that fails, so it is asked for only once this thread has shown that it may switch to
+ * SCHED_BATCH and back (seccomp filters and container runtimes may forbid it). A process that
+ * runs another policy already (chrt) keeps it for every thread. */
+static bool may_batch(const char *who)
+{
+    if (sched_getscheduler(0) != SCHED_OTHER) {
+        return false;
+    }
+    const struct sched_param zero = {.sched_priority = 0};
+    if (sched_setscheduler(0, SCHED_BATCH, &zero) != 0) {
+        return false;
+    }
+    if (sched_setscheduler(0, SCHED_OTHER, &zero) != 0) {
+        diag(who, "sched_setscheduler(SCHED_OTHER): %s (the event loop stays SCHED_BATCH)",
+             strerror(errno));
+    }
+    return true;
+}
+
+void *zcontext_new(const char *who)
+{
+    void *ctx = zmq_ctx_new();
+    if (ctx == NULL) {
+        diag(who, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    /* Before the first socket: libzmq starts its threads with it. */
+    if (may_batch(who) && zmq_ctx_set(ctx, ZMQ_THREAD_SCHED_POLICY, SCHED_BATCH) != 0) {
+        diag(who, "zmq_ctx_set(ZMQ_THREAD_SCHED_POLICY): %s (I/O threads keep the default)",
+             zmq_strerror(zmq_errno()));
+    }
+    return ctx;
+}
 
 /* Shared with the terminating thread; freed by whichever side finishes last. */
 struct term {
