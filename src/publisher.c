@@ -2,6 +2,7 @@
 #include "publisher.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/random.h>
 #include <zmq.h>
@@ -44,6 +45,10 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
     if (rc == 0) {
         rc = zwatch_init(&p->watch, loop, p->sock, 0, NULL, "pub");
     }
+    if (rc == 0) {
+        size_t len = sizeof p->fd;
+        rc = zmq_getsockopt(p->sock, ZMQ_FD, &p->fd, &len) == 0 ? 0 : -zmq_errno();
+    }
     if (rc < 0) {
         int zero = 0;
         zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
@@ -56,10 +61,9 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
     return 0;
 }
 
-int publisher_send(struct publisher *p, const char *text, size_t len)
+/* One attempt: 0, or the errno of the first frame ZeroMQ refused. */
+static int send_once(struct publisher *p, const char *text, size_t len)
 {
-    /* The sequence number counts messages ZeroMQ accepted: a refused one was answered 503 and
-     * is no loss, so a gap at a subscriber is always a message that was promised and lost. */
     int rc;
     if (p->wire == WIRE_FRAMED) {
         uint8_t header[WIRE_HEADER_LEN];
@@ -76,11 +80,47 @@ int publisher_send(struct publisher *p, const char *text, size_t len)
     } else {
         rc = zmq_send(p->sock, text, len, ZMQ_DONTWAIT);
     }
-    if (rc < 0) {
-        int err = zmq_errno();
+    return rc < 0 ? zmq_errno() : 0;
+}
+
+/* Waits, at most PUBLISHER_ROOM_WAIT_MS, until ZeroMQ takes the message: 0 or an errno. */
+static int wait_for_room(struct publisher *p, const char *text, size_t len)
+{
+    uint64_t deadline = uv_hrtime() + (uint64_t)PUBLISHER_ROOM_WAIT_MS * 1000000u;
+    int err = EAGAIN;
+    for (uint64_t now = uv_hrtime(); err == EAGAIN && now < deadline; now = uv_hrtime()) {
+        /* ZMQ_FD turns readable when a command arrives, such as the I/O thread's "room
+         * again"; reading ZMQ_EVENTS takes the commands in. */
+        struct pollfd fd = {.fd = p->fd, .events = POLLIN};
+        if (poll(&fd, 1, (int)((deadline - now + 999999u) / 1000000u)) < 0 && errno != EINTR) {
+            break;
+        }
+        (void)zwatch_events(p->sock);
+        err = send_once(p, text, len);
+    }
+    return err;
+}
+
+int publisher_send(struct publisher *p, const char *text, size_t len)
+{
+    /* The sequence number counts messages ZeroMQ accepted: a refused one was answered 503 and
+     * is no loss, so a gap at a subscriber is always a message that was promised and lost. */
+    int err = send_once(p, text, len);
+    if (err == EAGAIN && !p->wait_futile) {
+        /* A subscriber's queue is full. When this loop shares its core with ZeroMQ's I/O
+         * thread, which never preempts it (SCHED_BATCH, zcontext.h), a loop that never waits
+         * (pipelined requests) leaves that thread too little time to empty the queue: sleep
+         * until it has made room. If no room comes in time the subscriber itself is behind,
+         * and refusals are answered at once until ZeroMQ accepts a message again: at most
+         * one wait per run of refusals, so a stuck subscriber never stalls HTTP. */
+        err = wait_for_room(p, text, len);
+        p->wait_futile = err == EAGAIN;
+    }
+    if (err != 0) {
         p->dropped++;
         return -err;
     }
+    p->wait_futile = false;
     p->seq++;
     p->published++;
     return 0;

@@ -93,12 +93,14 @@ class ObserveTest(harness.ProcessTest):
 
     # ---- loss is seen, never silent ---------------------------------------------------------
 
-    def send_batches(self, pub, tag, total, batch=100):
-        """GETs pipelined in batches on one connection; returns {status: [params]}."""
+    def send_batches(self, pub, tag, total, batch=100, pad=0):
+        """GETs pipelined in batches on one connection; returns {status: [params]}. pad: as
+        many 'p's added to each param (after a '-')."""
         by_status = {}
+        suffix = "-" + "p" * pad if pad else ""
         with harness.connect(pub.host, pub.port) as s:
             for i in range(0, total, batch):
-                params = ["%s-%05d" % (tag, j) for j in range(i, min(total, i + batch))]
+                params = ["%s-%05d%s" % (tag, j, suffix) for j in range(i, min(total, i + batch))]
                 s.sendall(b"".join(b"GET /downcase/?param=%s HTTP/1.1\r\nHost: t\r\n\r\n"
                                    % p.encode() for p in params))
                 res = harness.read_responses(s, len(params))
@@ -110,9 +112,10 @@ class ObserveTest(harness.ProcessTest):
         return by_status
 
     def test_refused_messages_are_503_and_counted(self):
-        """A stalled subscriber with tiny high-water marks: the publisher refuses messages
-        (NODROP) at once, counts them and answers 503; every 200 is logged, and nothing is a
-        gap (a refused message takes no sequence number)."""
+        """A stalled subscriber with tiny high-water marks: once the kernel's socket buffers
+        are full too (hence large messages), the publisher refuses messages (NODROP), counts
+        them and answers 503; every 200 is logged, and nothing is a gap (a refused message
+        takes no sequence number)."""
         pub = self.start(harness.Pub, "--wire=framed", "--hwm=10")
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--hwm=10", "--metrics=127.0.0.1:0", log=log,
@@ -123,7 +126,7 @@ class ObserveTest(harness.ProcessTest):
         sub.popen.send_signal(signal.SIGSTOP)
         try:
             total = 3000
-            by_status = self.send_batches(pub, "loss", total)
+            by_status = self.send_batches(pub, "loss", total, pad=2000)
         finally:
             sub.popen.send_signal(signal.SIGCONT)
         self.assertEqual(set(by_status) - {200, 503}, set(), by_status.keys())
@@ -133,11 +136,12 @@ class ObserveTest(harness.ProcessTest):
         self.assertGreater(len(refused), 0, "nothing was refused: the test forced no refusal")
         self.assertEqual(dropped, len(refused))
         self.assertEqual(after['downcase_http_requests_total{code="503"}'], len(refused))
-        pub.get("after-the-stall")
+        # Refused (503) while the subscriber still works through its backlog: asked again.
+        wait_for(lambda: pub.get("after-the-stall")[0] == 200, 10, "room after the stall")
         wait_for(lambda: any(b"after-the-stall" in l for l in read_lines(log)), 10,
                  "the message after the stall")
         lines = read_lines(log)[n0:]
-        logged = [re.search(rb" lower case of (loss-\d+) ", l).group(1).decode() for l in lines
+        logged = [re.search(rb" lower case of (loss-\d+-p+) ", l).group(1).decode() for l in lines
                   if b" lower case of loss-" in l]
         print("\n  refusal: %d sent, %d answered 200 and logged %d, %d answered 503"
               % (total, len(ok), len(logged), len(refused)), end=" ")
