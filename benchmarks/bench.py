@@ -273,10 +273,12 @@ class DowncasePeer(Peer):
                     gaps += 1
                     lost_in_gaps += int(g.group(1))
         logged = count_lines(self.log_path, b" " + BODY.encode())
+        # Warm-up probes answered and published before the sub's subscription reached the
+        # pub (a PUB drops what no subscriber has asked for yet) are left out of both counts.
+        before_subscribed = self.warm_sent - warm_logged
         return {
-            # every 2xx after the sub's subscription reached the pub
-            "answered": answered - (self.warm_sent - warm_logged),
-            "published": published,
+            "answered": answered - before_subscribed,
+            "published": published - before_subscribed,
             "not_queued": not_queued,
             "logged": logged + warm_logged,
             "gap_lines": gaps,
