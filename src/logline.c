@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -167,10 +166,12 @@ static void refresh_time(struct logline *l, time_t sec)
 
 static int append_utc_millis(struct logline *l, struct buf *out, const struct timespec *now)
 {
-    char ms[6];
-    int n = snprintf(ms, sizeof ms, ".%03ldZ", now->tv_nsec / 1000000L);
+    /* By hand: snprintf was the costliest call per line (perf, sub at 100k lines/s). */
+    unsigned millis = (unsigned)(now->tv_nsec / 1000000L) % 1000u;
+    const char ms[5] = {'.', (char)('0' + millis / 100), (char)('0' + millis / 10 % 10),
+                        (char)('0' + millis % 10), 'Z'};
     int rc = buf_append(out, l->cached, l->cached_len);
-    return rc < 0 ? rc : buf_append(out, ms, (size_t)n);
+    return rc < 0 ? rc : buf_append(out, ms, sizeof ms);
 }
 
 /* What every line of a format starts with, up to its content: "TIME " (text), "LEVEL:root:"
