@@ -13,7 +13,8 @@ the other, so their ratios come from the same minutes of a shared, noisy machine
 Sections:
   http     wrk keep-alive at 50 and 500 connections and pipelined (depth 16) against
            downcase pub (framed, with a downcase sub logging), nginx (return 200, one worker)
-           and the Node.js peer (benchmarks/node-peer), then the nothing-lost counts
+           and the Node.js peer (benchmarks/node-peer), then the nothing-lost counts; and,
+           as a control, the same pub with no subscriber (HTTP alone)
   flood    lines/s the downcase sub writes while zflood floods it, next to zsink
   memory   RSS of an idle pub and with many idle keep-alive connections
   cost     callgrind instructions per request and the top functions
@@ -286,6 +287,31 @@ class DowncasePeer(Peer):
         }
 
 
+class DowncaseAlonePeer(Peer):
+    """The same pub with no subscriber: what HTTP alone costs (a PUB with no subscriber
+    discards each message at once). A control for the table, not a way to run downcase."""
+    name = "downcase, no sub"
+
+    def pids(self):
+        return [self.pub.pid]
+
+    def start(self, tmp):
+        self.port = free_port()
+        self.pub = self.procs.start(
+            pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
+                                "--listen=127.0.0.1:%d" % self.port,
+                                "--bind=tcp://127.0.0.1:%d" % free_port()]),
+            stderr=subprocess.DEVNULL)
+        wait_http(self.port)
+        return self.port
+
+    def stop(self):
+        st = self.procs.stop(self.pub)
+        if st != 0:
+            raise RuntimeError("downcase exit status %s" % st)
+        return {}
+
+
 class NginxPeer(Peer):
     name = "nginx"
 
@@ -387,7 +413,7 @@ SCENARIOS = [("keep-alive, 50 conns", 50, 0), ("keep-alive, 500 conns", 500, 0),
 
 
 def section_http(ctx):
-    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx)]
+    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx), DowncaseAlonePeer(ctx)]
     results = {(p.name, s[0]): [] for p in peers for s in SCENARIOS}
     counts = []
     # Each run gets freshly started processes (and its own sub and log), so the counts of item 2
@@ -396,7 +422,7 @@ def section_http(ctx):
         for label, conns, depth in SCENARIOS:
             # The order rotates each round, so no server is always the one measured right after
             # another's run, or always first when other load comes and goes.
-            for peer in peers[rnd % 3:] + peers[:rnd % 3]:
+            for peer in peers[rnd % len(peers):] + peers[:rnd % len(peers)]:
                 with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
                     port = peer.start(tmp)
                     try:
@@ -408,7 +434,7 @@ def section_http(ctx):
                     finally:
                         c = peer.stop()
                 results[(peer.name, label)].append(r)
-                log("round %d %-8s %-24s %9.0f req/s p50 %.3f ms p99 %.3f ms, %.2f CPU s, "
+                log("round %d %-16s %-24s %9.0f req/s p50 %.3f ms p99 %.3f ms, %.2f CPU s, "
                     "%.0f req/CPU-s%s" % (
                     rnd + 1, peer.name, label, r["rps"], r["p50"], r["p99"], r["cpu_s"],
                     r["per_cpu_s"],
