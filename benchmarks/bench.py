@@ -443,10 +443,18 @@ def section_http(ctx):
                 c.update(peer=peer.name, round=rnd + 1, scenario=label)
                 counts.append(c)
 
+    # wrk sometimes prints 0.00us percentiles for pipelined runs: a missing figure, left out
+    # of the median (0 when every round lacks it, printed n/a).
+    def median_of(runs, k):
+        vals = [r[k] for r in runs if r[k] > 0 or k not in ("p50", "p99")]
+        return statistics.median(vals) if vals else 0
+
+    def ms(v, fmt):
+        return fmt % v if v > 0 else "n/a"
+
     med = {}
     for key, runs in results.items():
-        med[key] = {k: statistics.median(r[k] for r in runs)
-                    for k in ("rps", "p50", "p99", "cpu_s", "per_cpu_s")}
+        med[key] = {k: median_of(runs, k) for k in ("rps", "p50", "p99", "cpu_s", "per_cpu_s")}
         med[key]["non2xx"] = sum(r["non2xx"] for r in runs)
         med[key]["errors"] = sum(r["errors"] for r in runs)
     node_label = "node" if ctx.node_zmq else "node (http only)"
@@ -461,11 +469,12 @@ def section_http(ctx):
         nd = med[("node", label)]
         for peer in peers:
             m = med[(peer.name, label)]
-            print("| %s | %s | %.0f | %.3f | %.2f | %s | %s | %s | %.2f | %.0f | %s |" % (
-                label, node_label if peer.name == "node" else peer.name, m["rps"], m["p50"],
-                m["p99"], ratio(m["rps"], ng["rps"]), ratio(m["rps"], nd["rps"]),
-                ratio(m["p99"], ng["p99"]), m["cpu_s"], m["per_cpu_s"],
-                ratio(m["per_cpu_s"], ng["per_cpu_s"])))
+            print("| %s | %s | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %s |" % (
+                label, node_label if peer.name == "node" else peer.name, m["rps"],
+                ms(m["p50"], "%.3f"), ms(m["p99"], "%.2f"), ratio(m["rps"], ng["rps"]),
+                ratio(m["rps"], nd["rps"]),
+                ratio(m["p99"], ng["p99"]) if m["p99"] > 0 else "n/a", m["cpu_s"],
+                m["per_cpu_s"], ratio(m["per_cpu_s"], ng["per_cpu_s"])))
     bad = [(k, m) for k, m in med.items() if m["non2xx"] or m["errors"]]
     for (name, label), m in bad:
         print("\nwarning: %s, %s: %d non-2xx answers, %d socket errors" % (
