@@ -279,8 +279,11 @@ class CurveTest(harness.ProcessTest):
         pub.wait_line(r"handshake failed on tcp://127\.0\.0\.1:\d+: ")
         for name in cases:
             self.assertEqual(read_lines(self.tmp.file(name + ".log")), [], name)
-        # The same counts are in /metrics while the pub runs.
-        metrics = harness.metrics(pub.host, pub.port)
+        # The same counts are in /metrics while the pub runs. The two refused handshakes are
+        # not ordered with the log line waited for above: the count is waited for.
+        metrics = wait_for(lambda: (lambda m: m if m["downcase_curve_handshakes_failed_total"]
+                                    >= 2 else None)(harness.metrics(pub.host, pub.port)),
+                           10, "two failed handshakes")
         self.assertEqual(metrics["downcase_curve_clients_admitted_total"], 1)
         self.assertGreaterEqual(metrics["downcase_curve_clients_denied_total"], 1)
         self.assertGreaterEqual(metrics["downcase_curve_handshakes_failed_total"], 2)
