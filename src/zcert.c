@@ -306,6 +306,19 @@ static int format_cert(char *out, size_t outsz, const char *stamp, const char *p
     return n < 0 || (size_t)n >= outsz ? -1 : n;
 }
 
+/* Creates path for writing, never over an existing file (O_EXCL: a key pair is never
+ * overwritten, not even by a race with another keygen). The fd, or a negative errno with why. */
+static int create_new(const char *path, mode_t mode, char *why, size_t whysz)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+    if (fd < 0) {
+        return fail(why, whysz, errno, "cannot create %s: %s%s", path, strerror(errno),
+                    errno == EEXIST ? " (refusing to overwrite a key; remove it or pick a new name)"
+                                    : "");
+    }
+    return fd;
+}
+
 int zcert_generate(const char *name, char *why, size_t whysz)
 {
     size_t nlen = strlen(name);
@@ -324,19 +337,14 @@ int zcert_generate(const char *name, char *why, size_t whysz)
                   zmq_strerror(zmq_errno()));
         goto out;
     }
-    /* O_EXCL: a key pair is never overwritten, not even by a race with another keygen. */
-    sfd = open(secret_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    sfd = create_new(secret_path, 0600, why, whysz);
     if (sfd < 0) {
-        rc = fail(why, whysz, errno, "cannot create %s: %s%s", secret_path, strerror(errno),
-                  errno == EEXIST ? " (refusing to overwrite a key; remove it or pick a new name)"
-                                  : "");
+        rc = sfd;
         goto out;
     }
-    pfd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+    pfd = create_new(name, 0644, why, whysz);
     if (pfd < 0) {
-        rc = fail(why, whysz, errno, "cannot create %s: %s%s", name, strerror(errno),
-                  errno == EEXIST ? " (refusing to overwrite a key; remove it or pick a new name)"
-                                  : "");
+        rc = pfd;
         goto out;
     }
     char stamp[32];

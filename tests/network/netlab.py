@@ -346,13 +346,8 @@ def warm_up(lab, client, pubs, log, tag="warm", timeout=15):
 
 
 def metrics(lab, host, addr):
-    text = lab.curl(host, "http://%s/metrics" % addr)
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+    """The /metrics samples at addr, fetched from inside host's namespace."""
+    return harness.parse_metrics(lab.curl(host, "http://%s/metrics" % addr))
 
 
 def percentiles(values):
