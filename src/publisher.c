@@ -45,10 +45,6 @@ int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struc
     if (rc == 0) {
         rc = zwatch_init(&p->watch, loop, p->sock, 0, NULL, "pub");
     }
-    if (rc == 0) {
-        size_t len = sizeof p->fd;
-        rc = zmq_getsockopt(p->sock, ZMQ_FD, &p->fd, &len) == 0 ? 0 : -zmq_errno();
-    }
     if (rc < 0) {
         int zero = 0;
         zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
@@ -91,7 +87,7 @@ static int wait_for_room(struct publisher *p, const char *text, size_t len)
     for (uint64_t now = uv_hrtime(); err == EAGAIN && now < deadline; now = uv_hrtime()) {
         /* ZMQ_FD turns readable when a command arrives, such as the I/O thread's "room
          * again"; reading ZMQ_EVENTS takes the commands in. */
-        struct pollfd fd = {.fd = p->fd, .events = POLLIN};
+        struct pollfd fd = {.fd = zwatch_fd(&p->watch), .events = POLLIN};
         if (poll(&fd, 1, (int)((deadline - now + 999999u) / 1000000u)) < 0 && errno != EINTR) {
             break;
         }

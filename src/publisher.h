@@ -27,7 +27,6 @@
 
 struct publisher {
     void *sock;
-    int fd; /* ZMQ_FD */
     struct zwatch watch;
     enum wire_kind wire;
     const char *topic;

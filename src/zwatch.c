@@ -19,6 +19,13 @@ int zwatch_events(void *sock)
     return ev;
 }
 
+int zwatch_fd(const struct zwatch *w)
+{
+    uv_os_fd_t fd = -1;
+    uv_fileno((const uv_handle_t *)&w->poll, &fd);
+    return fd;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     (void)events;

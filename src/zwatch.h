@@ -57,5 +57,7 @@ int zwatch_init(struct zwatch *w, uv_loop_t *loop, void *sock, int want, zwatch_
 void zwatch_close(struct zwatch *w, zwatch_cb close_cb);
 /* ZMQ_EVENTS of sock, retried on EINTR: the event mask, or a negative errno (ETERM...). */
 int zwatch_events(void *sock);
+/* The ZMQ_FD being watched (for a caller that must sleep on it outside the loop). */
+int zwatch_fd(const struct zwatch *w);
 
 #endif
