@@ -227,6 +227,18 @@ class Peer:
         self.ctx = ctx
         self.procs = ctx.procs
 
+    def start_sub(self, ep):
+        """The downcase sub that logs what a peer publishes on ep to self.log_path."""
+        return self.procs.start(
+            pinned(self.ctx.sub_cpu, [self.ctx.downcase, "--role=sub", "--wire=framed",
+                                      "--connect=" + ep, "--log=" + self.log_path]),
+            stderr=subprocess.DEVNULL)
+
+    def pub_argv(self, ep):
+        """downcase --role=pub as measured: framed, on self.port, binding ep."""
+        return pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
+                                   "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep])
+
 
 class DowncasePeer(Peer):
     name = "downcase"
@@ -240,14 +252,8 @@ class DowncasePeer(Peer):
         self.log_path = os.path.join(tmp, "downcase-sub.log")
         self.pub_err = os.path.join(tmp, "downcase-pub.err")
         ep = "tcp://127.0.0.1:%d" % zport
-        self.pub = self.procs.start(
-            pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
-                                "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep]),
-            stderr=open(self.pub_err, "w"))
-        self.sub = self.procs.start(
-            pinned(self.ctx.sub_cpu, [self.ctx.downcase, "--role=sub", "--wire=framed",
-                                      "--connect=" + ep, "--log=" + self.log_path]),
-            stderr=subprocess.DEVNULL)
+        self.pub = self.procs.start(self.pub_argv(ep), stderr=open(self.pub_err, "w"))
+        self.sub = self.start_sub(ep)
         self.warm_sent = wait_subscribed(self.port, self.log_path)
         return self.port
 
@@ -297,11 +303,8 @@ class DowncaseAlonePeer(Peer):
 
     def start(self, tmp):
         self.port = free_port()
-        self.pub = self.procs.start(
-            pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
-                                "--listen=127.0.0.1:%d" % self.port,
-                                "--bind=tcp://127.0.0.1:%d" % free_port()]),
-            stderr=subprocess.DEVNULL)
+        self.pub = self.procs.start(self.pub_argv("tcp://127.0.0.1:%d" % free_port()),
+                                    stderr=subprocess.DEVNULL)
         wait_http(self.port)
         return self.port
 
@@ -378,10 +381,7 @@ class NodePeer(Peer):
                                      cwd=self.ctx.node_dir)
         self.sub = None
         if self.ctx.node_zmq:
-            self.sub = self.procs.start(
-                pinned(self.ctx.sub_cpu, [self.ctx.downcase, "--role=sub", "--wire=framed",
-                                          "--connect=" + ep, "--log=" + self.log_path]),
-                stderr=subprocess.DEVNULL)
+            self.sub = self.start_sub(ep)
         if self.sub is not None:
             self.warm_sent = wait_subscribed(self.port, self.log_path)
         else:
