@@ -118,9 +118,7 @@ class ObserveTest(harness.ProcessTest):
         takes no sequence number)."""
         pub = self.start(harness.Pub, "--wire=framed", "--hwm=10")
         log = self.tmp.file("sub.log")
-        sub = self.start(harness.Sub, "--hwm=10", "--metrics=127.0.0.1:0", log=log,
-                         connect=pub.endpoint)
-        host, port = harness.http_address(sub)
+        sub = self.start(harness.Sub, "--hwm=10", log=log, connect=pub.endpoint)
         n0 = warm_up(pub, log)
         before = harness.metrics(pub.host, pub.port)
         sub.popen.send_signal(signal.SIGSTOP)
