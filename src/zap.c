@@ -239,38 +239,11 @@ static const char *protocol_error(uint32_t value)
     }
 }
 
-/* One monitor event: a frame of 6 bytes (uint16 event, uint32 value, host order), then a frame
- * with the endpoint. Returns 1 when one was read, 0 when none was queued, negative on error. */
-static int monitor_one(struct zap *z)
+/* A handshake that failed before reaching ZAP. */
+static void on_handshake_event(struct zmonitor *m, uint16_t event, uint32_t value,
+                               const char *endpoint)
 {
-    zmq_msg_t m;
-    uint8_t head[6] = {0};
-    char endpoint[256] = "";
-    int frames = 0;
-    bool more = true;
-    while (more) {
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, z->monitor, ZMQ_DONTWAIT) < 0) {
-            int err = zmq_errno();
-            zmq_msg_close(&m);
-            return err == EAGAIN && frames == 0 ? 0 : -err;
-        }
-        size_t n = zmq_msg_size(&m);
-        if (frames == 0 && n == sizeof head) {
-            memcpy(head, zmq_msg_data(&m), n);
-        } else if (frames == 1) {
-            n = n < sizeof endpoint - 1 ? n : sizeof endpoint - 1;
-            memcpy(endpoint, zmq_msg_data(&m), n);
-            endpoint[n] = '\0';
-        }
-        more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        frames++;
-    }
-    uint16_t event;
-    uint32_t value;
-    memcpy(&event, head, sizeof event);
-    memcpy(&value, head + 2, sizeof value);
+    struct zap *z = m->data;
     /* HANDSHAKE_FAILED_AUTH is a ZAP refusal, already counted by the handler. */
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
         event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
@@ -284,18 +257,6 @@ static int monitor_one(struct zap *z)
         }
         diag_limited(&z->fail_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, who,
                      "curve: a client's handshake failed on %s: %s", endpoint, what);
-    }
-    return 1;
-}
-
-static void on_monitor(struct zwatch *w)
-{
-    struct zap *z = w->data;
-    for (int i = 0; i < ZAP_BUDGET; i++) {
-        int ev = zwatch_events(z->monitor);
-        if (ev < 0 || !(ev & ZMQ_POLLIN) || monitor_one(z) <= 0) {
-            break;
-        }
     }
 }
 
@@ -361,31 +322,10 @@ int zap_watch(struct zap *z, void *zctx, void *server_sock)
 {
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-    if (zmq_socket_monitor(server_sock, ZAP_MONITOR_ENDPOINT, events) != 0) {
-        int err = zmq_errno();
-        diag(who, "zmq_socket_monitor(%s): %s", ZAP_MONITOR_ENDPOINT, zmq_strerror(err));
-        return -err;
-    }
-    z->monitor = open_socket(zctx, ZMQ_PAIR, "handshake monitor");
-    if (z->monitor == NULL) {
-        return -EINVAL;
-    }
-    int rc = 0;
-    if (zmq_connect(z->monitor, ZAP_MONITOR_ENDPOINT) != 0) {
-        rc = -zmq_errno();
-        diag(who, "zmq_connect(%s): %s", ZAP_MONITOR_ENDPOINT, zmq_strerror(-rc));
-    }
-    if (rc == 0) {
-        rc = zwatch_init(&z->monitor_watch, z->loop, z->monitor, ZMQ_POLLIN, on_monitor, "pub");
-    }
-    if (rc < 0) {
-        zmq_close(z->monitor);
-        z->monitor = NULL;
-        return rc;
-    }
-    z->monitor_watch.data = z;
-    z->monitor_watching = true;
-    return 0;
+    int rc = zmonitor_init_events(&z->monitor, z->loop, zctx, server_sock, ZAP_MONITOR_ENDPOINT,
+                                  events, on_handshake_event, who);
+    z->monitor.data = z;
+    return rc;
 }
 
 /* The zmq socket is closed only once libuv let go of its fd (zwatch.h). */
@@ -394,13 +334,6 @@ static void on_rep_unwatched(struct zwatch *w)
     struct zap *z = w->data;
     zmq_close(z->rep);
     z->rep = NULL;
-}
-
-static void on_monitor_unwatched(struct zwatch *w)
-{
-    struct zap *z = w->data;
-    zmq_close(z->monitor);
-    z->monitor = NULL;
 }
 
 void zap_close(struct zap *z)
@@ -412,8 +345,5 @@ void zap_close(struct zap *z)
         z->rep_watching = false;
         zwatch_close(&z->rep_watch, on_rep_unwatched);
     }
-    if (z->monitor_watching) {
-        z->monitor_watching = false;
-        zwatch_close(&z->monitor_watch, on_monitor_unwatched);
-    }
+    zmonitor_close(&z->monitor, NULL);
 }

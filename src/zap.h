@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "diag.h"
+#include "zmonitor.h"
 #include "zwatch.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -35,11 +36,9 @@ struct zap {
     uv_loop_t *loop;
     const char *allow_dir; /* NULL: every client with a valid CURVE handshake is admitted */
     void *rep;             /* the handler */
-    void *monitor;         /* PAIR receiving the server socket's handshake failures */
     struct zwatch rep_watch;
-    struct zwatch monitor_watch;
     bool rep_watching;
-    bool monitor_watching;
+    struct zmonitor monitor; /* the server socket's handshake failures */
     /* Counters, for the stop summary and /metrics. */
     uint64_t allowed; /* ZAP requests admitted */
     uint64_t denied;  /* ZAP requests refused: key not allowed, malformed request */

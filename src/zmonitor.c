@@ -14,7 +14,8 @@ uint64_t zmonitor_connected(const struct zmonitor *m)
 }
 
 /* Receives one event: 6 bytes (u16 event, u32 value, host order) then the endpoint. */
-static int receive(struct zmonitor *m, uint16_t *event, char *endpoint, size_t size)
+static int receive(struct zmonitor *m, uint16_t *event, uint32_t *value, char *endpoint,
+                   size_t size)
 {
     uint8_t head[6];
     int n = zmq_recv(m->pair, head, sizeof head, ZMQ_DONTWAIT);
@@ -22,8 +23,10 @@ static int receive(struct zmonitor *m, uint16_t *event, char *endpoint, size_t s
         return -zmq_errno();
     }
     *event = 0;
+    *value = 0;
     if (n >= (int)sizeof head) {
         memcpy(event, head, sizeof *event);
+        memcpy(value, head + sizeof *event, sizeof *value);
     }
     int more = 0;
     size_t len = sizeof more;
@@ -39,13 +42,34 @@ static int receive(struct zmonitor *m, uint16_t *event, char *endpoint, size_t s
     return 0;
 }
 
+/* Peers up and down (zmonitor_init). */
+static void count_peers(struct zmonitor *m, uint16_t event, uint32_t value, const char *endpoint)
+{
+    (void)value;
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        m->up++;
+        diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
+                     endpoint, (unsigned long long)zmonitor_connected(m));
+    } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        /* Only a connection that completed its handshake was up; one that failed its
+         * handshake (reported by whoever checks handshakes) is not a peer going down. */
+        if (m->down < m->up) {
+            m->down++;
+            diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
+                         "peer %s down (%llu connected)", endpoint,
+                         (unsigned long long)zmonitor_connected(m));
+        }
+    }
+}
+
 static void on_event(struct zwatch *w)
 {
     struct zmonitor *m = w->data;
     for (int i = 0; i < ZMONITOR_BUDGET; i++) {
         uint16_t event = 0;
+        uint32_t value = 0;
         char endpoint[256];
-        if (receive(m, &event, endpoint, sizeof endpoint) < 0) {
+        if (receive(m, &event, &value, endpoint, sizeof endpoint) < 0) {
             return; /* EAGAIN: drained; ETERM: stopping */
         }
         /* The endpoint came from libzmq, but a peer's address is text we print: keep it one
@@ -55,32 +79,27 @@ static void on_event(struct zwatch *w)
                 *c = '?';
             }
         }
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            m->up++;
-            diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
-                         endpoint, (unsigned long long)zmonitor_connected(m));
-        } else if (event == ZMQ_EVENT_DISCONNECTED) {
-            /* Only a connection that completed its handshake was up; one that failed its
-             * handshake (reported by whoever checks handshakes) is not a peer going down. */
-            if (m->down < m->up) {
-                m->down++;
-                diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
-                             "peer %s down (%llu connected)", endpoint,
-                             (unsigned long long)zmonitor_connected(m));
-            }
-        }
+        m->cb(m, event, value, endpoint);
     }
 }
 
 int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
                   const char *who)
 {
+    return zmonitor_init_events(m, loop, zctx, target, name,
+                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED, count_peers,
+                                who);
+}
+
+int zmonitor_init_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
+                         const char *name, int events, zmonitor_cb cb, const char *who)
+{
     memset(m, 0, sizeof *m);
     m->loop = loop;
     m->who = who;
     m->target = target;
-    if (zmq_socket_monitor(target, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) !=
-        0) {
+    m->cb = cb;
+    if (zmq_socket_monitor(target, name, events) != 0) {
         int err = zmq_errno();
         diag(who, "zmq_socket_monitor(%s): %s", name, zmq_strerror(err));
         return -err;

@@ -4,7 +4,9 @@
  * is watched through its ZMQ_FD like any other (zwatch.h). downcase uses it so an operator sees
  * a publisher come and go: "peer tcp://10.0.0.2:4444 up" once the ZeroMQ handshake succeeded,
  * "peer ... down" when the connection ends, including when heartbeats found a silent peer dead
- * (--heartbeat). The lines are rate-limited, since a flapping peer could otherwise fill stderr. */
+ * (--heartbeat). The lines are rate-limited, since a flapping peer could otherwise fill stderr.
+ * The same mechanism with other events and a callback of the caller's serves the pub's count
+ * of failed CURVE handshakes (zap.h). */
 #ifndef DOWNCASE_ZMONITOR_H
 #define DOWNCASE_ZMONITOR_H
 
@@ -15,6 +17,11 @@
 #include "diag.h"
 #include "zwatch.h"
 
+struct zmonitor;
+/* One event: its number, its value (zmq_socket_monitor(3)) and the endpoint, made printable. */
+typedef void (*zmonitor_cb)(struct zmonitor *m, uint16_t event, uint32_t value,
+                            const char *endpoint);
+
 struct zmonitor {
     void *target; /* the monitored socket */
     void *pair;   /* the inproc PAIR that receives its events */
@@ -22,6 +29,7 @@ struct zmonitor {
     bool watching;
     uv_loop_t *loop;
     const char *who;
+    zmonitor_cb cb;
     uint64_t up;   /* connections whose handshake succeeded */
     uint64_t down; /* connections that ended */
     struct diag_limit up_limit;
@@ -31,10 +39,15 @@ struct zmonitor {
 };
 
 /* Starts monitoring `target` (a socket of zctx) under the inproc name `name` (unique in the
- * context). 0 or a negative errno (reported); on failure nothing is left open. */
+ * context) for peers up and down. 0 or a negative errno (reported); on failure nothing is left
+ * open. */
 int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
                   const char *who);
-/* Peers connected now. */
+/* The same for `events` (ZMQ_EVENT_* bits), each handed to cb from the loop; set m->data after
+ * the call. */
+int zmonitor_init_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
+                         const char *name, int events, zmonitor_cb cb, const char *who);
+/* Peers connected now (zmonitor_init). */
 uint64_t zmonitor_connected(const struct zmonitor *m);
 /* Stops monitoring and closes the PAIR; closed_cb (may be NULL) runs from the loop afterwards.
  * Call before closing the target socket. */
