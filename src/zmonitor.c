@@ -42,18 +42,24 @@ static int receive(struct zmonitor *m, uint16_t *event, uint32_t *value, char *e
     return 0;
 }
 
-/* Peers up and down (zmonitor_init). */
+/* Peers up and down (zmonitor_init). libzmq reports a connection that fails its handshake
+ * (no ZeroMQ at the other end, a protocol or CURVE mismatch) as HANDSHAKE_FAILED_* followed by
+ * DISCONNECTED, one right after the other from the I/O thread; that DISCONNECTED is no peer
+ * going down. */
 static void count_peers(struct zmonitor *m, uint16_t event, uint32_t value, const char *endpoint)
 {
     (void)value;
-    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+        m->failing++;
+    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         m->up++;
         diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
                      endpoint, (unsigned long long)zmonitor_connected(m));
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
-        /* Only a connection that completed its handshake was up; one that failed its
-         * handshake (reported by whoever checks handshakes) is not a peer going down. */
-        if (m->down < m->up) {
+        if (m->failing > 0) {
+            m->failing--;
+        } else {
             m->down++;
             diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
                          "peer %s down (%llu connected)", endpoint,
@@ -87,8 +93,11 @@ int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
                   const char *who)
 {
     return zmonitor_init_events(m, loop, zctx, target, name,
-                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED, count_peers,
-                                who);
+                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+                                count_peers, who);
 }
 
 int zmonitor_init_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,

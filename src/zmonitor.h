@@ -30,8 +30,9 @@ struct zmonitor {
     uv_loop_t *loop;
     const char *who;
     zmonitor_cb cb;
-    uint64_t up;   /* connections whose handshake succeeded */
-    uint64_t down; /* connections that ended */
+    uint64_t up;      /* connections whose handshake succeeded */
+    uint64_t down;    /* connections that ended */
+    uint64_t failing; /* connections whose handshake failed and that have not ended yet */
     struct diag_limit up_limit;
     struct diag_limit down_limit;
     void (*closed_cb)(struct zmonitor *m);

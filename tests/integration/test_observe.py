@@ -5,7 +5,9 @@ exactly."""
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -110,6 +112,39 @@ class ObserveTest(harness.ProcessTest):
                     if status == 503:
                         self.assertEqual(headers.get("retry-after"), "1")
         return by_status
+
+    def test_failed_handshakes_are_not_peers_going_down(self):
+        """A sub with two publishers up also connects to something that is not ZeroMQ (it
+        accepts and hangs up, again at every reconnect): those connections fail their
+        handshake and end, and none of that is a peer going down."""
+        pubs = [self.start(harness.Pub) for _ in range(2)]
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        self.addCleanup(listener.close)
+        accepted = []
+
+        def hang_up():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(1)
+                conn.close()
+        threading.Thread(target=hang_up, daemon=True).start()
+        sub = self.start(harness.Sub, "--metrics=127.0.0.1:0", log=self.tmp.file("sub.log"),
+                         connect=[p.endpoint for p in pubs]
+                         + ["tcp://127.0.0.1:%d" % listener.getsockname()[1]])
+        host, port = harness.http_address(sub)
+        wait_for(lambda: len(accepted) >= 5, 10, "five failed handshakes")
+        wait_for(lambda: harness.metrics(host, port)["downcase_zmq_peers_connected"] == 2, 10,
+                 "both publishers up")
+        n = len(accepted)
+        wait_for(lambda: len(accepted) >= n + 3, 10, "three more failed handshakes")
+        m = harness.metrics(host, port)
+        self.assertEqual(m["downcase_zmq_peers_connected"], 2)
+        self.assertEqual(m["downcase_zmq_peer_disconnects_total"], 0)
 
     def test_refused_messages_are_503_and_counted(self):
         """A stalled subscriber with tiny high-water marks: once the kernel's socket buffers
