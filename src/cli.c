@@ -3,9 +3,15 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "diag.h"
+#include "hostport.h"
+#include "logfile.h"
+#include "zsock.h"
 
 /* In sections: ISO C only promises string literals of 4095 bytes. */
 const char *const cli_usage[] = {
@@ -83,33 +89,18 @@ const char *const cli_usage[] = {
     NULL,
 };
 
-enum flag_id {
-    F_ROLE,
-    F_HELP,
-    F_VERSION,
-    F_LISTEN,
-    F_BIND,
-    F_CONNECT,
-    F_WIRE,
-    F_TOPIC,
-    F_LOG,
-    F_LOG_FORMAT,
-    F_METRICS,
-    F_LOG_BACKLOG,
-    F_MAX_HEADER_BYTES,
-    F_MAX_BODY_BYTES,
-    F_HEADER_TIMEOUT,
-    F_IDLE_TIMEOUT,
-    F_MAX_CONNECTIONS,
-    F_HWM,
-    F_HEARTBEAT,
-    F_KEYGEN,
-    F_CURVE_SECRET,
-    F_CURVE_SERVER,
-    F_CURVE_ALLOW,
-    F_PROBE,
-    F_UPSTREAM,
-    F_DOWNSTREAM,
+/* How a flag's value is read and where it goes. */
+enum kind {
+    K_SWITCH,   /* no value: sets a bool */
+    K_CHOICE,   /* one of names[]: sets an int-sized enum */
+    K_HOSTPORT, /* HOST:PORT: a char[256] host, then the int port at aux */
+    K_ENDPOINT, /* TRANSPORT://ADDRESS appended to a list; its count at aux */
+    K_LIST,     /* any string appended to a list of CLI_MAX_TOPICS; its count at aux */
+    K_PATH,     /* a non-empty string */
+    K_SIZE,     /* bytes, with k/m */
+    K_DURATION, /* milliseconds, with ms/s/m */
+    K_COUNT,    /* a plain number */
+    K_PROBE,    /* an http:// URL, parsed into probe_target */
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
@@ -118,43 +109,81 @@ enum flag_id {
 #define ROLE_ANY (ROLE_PUB | ROLE_SUB | ROLE_RELAY)
 #define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic, --curve-secret */
 
+/* Limits past which a setting is surely a typo; they also keep every value in range of the
+ * types the libraries take (int for ZeroMQ options, size_t for buffers). */
+#define MAX_HEADER_LIMIT (1024u * 1024)
+#define MAX_BODY_LIMIT (1ull << 40)
+#define MAX_TIMEOUT_MS (24ull * 3600 * 1000)
+#define MAX_CONNECTIONS_LIMIT 1000000u
+#define MAX_HWM 10000000u
+#define MAX_BACKLOG (16ull << 30)
+
+#define AT(field) offsetof(struct cli_options, field), sizeof(((struct cli_options *)0)->field)
+
 static const struct flag {
     const char *name;
     char short_name;
-    enum flag_id id;
-    bool takes_value;
+    enum kind kind;
     unsigned roles; /* the roles the flag means something for */
+    bool repeatable;
+    size_t at;                /* where the value goes in struct cli_options */
+    size_t width;             /* its size, for numbers and choices */
+    size_t aux;               /* K_HOSTPORT: the port; K_ENDPOINT, K_LIST: the count */
+    uint64_t min;             /* numbers: the smallest value */
+    uint64_t max;             /* numbers: the largest value */
+    uint64_t floor;           /* K_DURATION: the smallest value but 0 (0 allowed as "off") */
+    const char *const *names; /* K_CHOICE: NULL-terminated, value = index + base */
+    int base;
+    const char *expected; /* K_CHOICE: the names, as a phrase */
 } flags[] = {
-    {"role", 0, F_ROLE, true, ROLE_ANY},
-    {"help", 'h', F_HELP, false, ROLE_ANY},
-    {"version", 'V', F_VERSION, false, ROLE_ANY},
-    {"listen", 0, F_LISTEN, true, ROLE_PUB},
-    {"bind", 0, F_BIND, true, ROLE_NET},
-    {"connect", 0, F_CONNECT, true, ROLE_NET},
-    {"wire", 0, F_WIRE, true, ROLE_NET},
-    {"topic", 0, F_TOPIC, true, ROLE_NET},
-    {"log", 0, F_LOG, true, ROLE_SUB},
-    {"log-format", 0, F_LOG_FORMAT, true, ROLE_SUB},
-    {"metrics", 0, F_METRICS, true, ROLE_SUB | ROLE_RELAY},
-    {"log-backlog", 0, F_LOG_BACKLOG, true, ROLE_SUB},
-    {"max-header-bytes", 0, F_MAX_HEADER_BYTES, true, ROLE_ANY},
-    {"max-body-bytes", 0, F_MAX_BODY_BYTES, true, ROLE_ANY},
-    {"header-timeout", 0, F_HEADER_TIMEOUT, true, ROLE_ANY},
-    {"idle-timeout", 0, F_IDLE_TIMEOUT, true, ROLE_ANY},
-    {"max-connections", 0, F_MAX_CONNECTIONS, true, ROLE_ANY},
-    {"hwm", 0, F_HWM, true, ROLE_ANY},
-    {"heartbeat", 0, F_HEARTBEAT, true, ROLE_ANY},
-    {"keygen", 0, F_KEYGEN, true, ROLE_ANY},
-    {"curve-secret", 0, F_CURVE_SECRET, true, ROLE_NET},
-    {"curve-server", 0, F_CURVE_SERVER, true, ROLE_SUB},
-    {"curve-allow", 0, F_CURVE_ALLOW, true, ROLE_PUB},
-    {"probe", 0, F_PROBE, true, ROLE_ANY},
-    {"upstream", 0, F_UPSTREAM, true, ROLE_RELAY},
-    {"downstream", 0, F_DOWNSTREAM, true, ROLE_RELAY},
+    {"role", 0, K_CHOICE, ROLE_ANY, false, AT(role), 0, 0, 0, 0,
+     (const char *const[]){"pub", "sub", "relay", NULL}, CLI_ROLE_PUB, "pub, sub or relay"},
+    {"help", 'h', K_SWITCH, ROLE_ANY, true, AT(help), 0, 0, 0, 0, NULL, 0, NULL},
+    {"version", 'V', K_SWITCH, ROLE_ANY, true, AT(version), 0, 0, 0, 0, NULL, 0, NULL},
+    {"listen", 0, K_HOSTPORT, ROLE_PUB, false, AT(listen_host),
+     offsetof(struct cli_options, listen_port), 0, 0, 0, NULL, 0, NULL},
+    {"bind", 0, K_ENDPOINT, ROLE_NET, true, AT(endpoints.binds),
+     offsetof(struct cli_options, endpoints.nbinds), 0, 0, 0, NULL, 0, NULL},
+    {"connect", 0, K_ENDPOINT, ROLE_NET, true, AT(endpoints.connects),
+     offsetof(struct cli_options, endpoints.nconnects), 0, 0, 0, NULL, 0, NULL},
+    {"wire", 0, K_CHOICE, ROLE_NET, false, AT(wire), 0, 0, 0, 0,
+     (const char *const[]){"plain", "framed", NULL}, WIRE_PLAIN, "plain or framed"},
+    {"topic", 0, K_LIST, ROLE_NET, true, AT(topics), offsetof(struct cli_options, ntopics), 0, 0, 0,
+     NULL, 0, NULL},
+    {"log", 0, K_PATH, ROLE_SUB, false, AT(log_path), 0, 0, 0, 0, NULL, 0, NULL},
+    {"log-format", 0, K_CHOICE, ROLE_SUB, false, AT(log_format), 0, 0, 0, 0,
+     (const char *const[]){"text", "json", "python", NULL}, LOGLINE_TEXT, "text, json or python"},
+    {"metrics", 0, K_HOSTPORT, ROLE_SUB | ROLE_RELAY, false, AT(metrics_host),
+     offsetof(struct cli_options, metrics_port), 0, 0, 0, NULL, 0, NULL},
+    {"log-backlog", 0, K_SIZE, ROLE_SUB, false, AT(log_backlog), 0, 1024, MAX_BACKLOG, 0, NULL, 0,
+     NULL},
+    {"max-header-bytes", 0, K_SIZE, ROLE_ANY, false, AT(limits.max_header_bytes), 0, 256,
+     MAX_HEADER_LIMIT, 0, NULL, 0, NULL},
+    {"max-body-bytes", 0, K_SIZE, ROLE_ANY, false, AT(limits.max_body_bytes), 0, 0, MAX_BODY_LIMIT,
+     0, NULL, 0, NULL},
+    {"header-timeout", 0, K_DURATION, ROLE_ANY, false, AT(limits.header_timeout_ms), 0, 1,
+     MAX_TIMEOUT_MS, 0, NULL, 0, NULL},
+    {"idle-timeout", 0, K_DURATION, ROLE_ANY, false, AT(limits.idle_timeout_ms), 0, 1,
+     MAX_TIMEOUT_MS, 0, NULL, 0, NULL},
+    {"max-connections", 0, K_COUNT, ROLE_ANY, false, AT(limits.max_connections), 0, 1,
+     MAX_CONNECTIONS_LIMIT, 0, NULL, 0, NULL},
+    {"hwm", 0, K_COUNT, ROLE_ANY, false, AT(hwm), 0, 1, MAX_HWM, 0, NULL, 0, NULL},
+    /* Heartbeats may be off (0); a zero HTTP timeout would close every connection. */
+    {"heartbeat", 0, K_DURATION, ROLE_ANY, false, AT(heartbeat_ms), 0, 0, MAX_TIMEOUT_MS, 100, NULL,
+     0, NULL},
+    {"keygen", 0, K_PATH, ROLE_ANY, false, AT(keygen), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-secret", 0, K_PATH, ROLE_NET, false, AT(curve_secret), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-server", 0, K_PATH, ROLE_SUB, false, AT(curve_server), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-allow", 0, K_PATH, ROLE_PUB, false, AT(curve_allow), 0, 0, 0, 0, NULL, 0, NULL},
+    {"probe", 0, K_PROBE, ROLE_ANY, false, AT(probe), 0, 0, 0, 0, NULL, 0, NULL},
+    {"upstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(upstreams),
+     offsetof(struct cli_options, nupstreams), 0, 0, 0, NULL, 0, NULL},
+    {"downstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(downstreams),
+     offsetof(struct cli_options, ndownstreams), 0, 0, 0, NULL, 0, NULL},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
-/* Which flags were seen is a bit mask in an unsigned, one bit per flag id. */
-_Static_assert(NFLAGS <= 32, "too many flags for the 'seen' mask");
+/* Which flags were seen is a bit mask, one bit per entry of flags[]. */
+_Static_assert(NFLAGS <= 64, "too many flags for the 'seen' mask");
 
 static int fail(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -168,11 +197,7 @@ static int fail(struct buf *err, const char *fmt, ...)
     va_end(ap);
     size_t len = n < 0 ? 0 : ((size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     /* Values are quoted as given; a control character in one must not break the line. */
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F) {
-            line[i] = '?';
-        }
-    }
+    diag_printable(line, len);
     err->len = 0;
     buf_append(err, line, len);
     return -EINVAL;
@@ -180,39 +205,15 @@ static int fail(struct buf *err, const char *fmt, ...)
 
 int cli_split_hostport(const char *s, char *host, size_t hostsz, int *port)
 {
-    const char *colon;
-    const char *h = s;
-    size_t hlen;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':') {
-            return -EINVAL;
-        }
-        h = s + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL) {
-            /* No port, or a bare IPv6 address that needs brackets. */
-            return -EINVAL;
-        }
-        hlen = (size_t)(colon - s);
-    }
-    if (hlen == 0 || hlen >= hostsz) {
+    struct hostport hp;
+    int p;
+    if (hostport_split(s, strlen(s), &hp) < 0 || hostport_port(&hp, &p) < 0 ||
+        hp.host_len >= hostsz) {
         return -EINVAL;
     }
-    const char *p = colon + 1;
-    if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p)) {
-        return -EINVAL;
-    }
-    long v = strtol(p, NULL, 10);
-    if (v > 65535) {
-        return -EINVAL;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)v;
+    memcpy(host, hp.host, hp.host_len);
+    host[hp.host_len] = '\0';
+    *port = p;
     return 0;
 }
 
@@ -274,15 +275,6 @@ int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out)
     return 0;
 }
 
-/* Limits past which a setting is surely a typo; they also keep every value in range of the
- * types the libraries take (int for ZeroMQ options, size_t for buffers). */
-#define MAX_HEADER_LIMIT (1024u * 1024)
-#define MAX_BODY_LIMIT (1ull << 40)
-#define MAX_TIMEOUT_MS (24ull * 3600 * 1000)
-#define MAX_CONNECTIONS_LIMIT 1000000u
-#define MAX_HWM 10000000u
-#define MAX_BACKLOG (16ull << 30)
-
 static const struct flag *find_long(const char *name, size_t len)
 {
     for (size_t i = 0; i < NFLAGS; i++) {
@@ -303,55 +295,56 @@ static const struct flag *find_short(char c)
     return NULL;
 }
 
+static void *field(struct cli_options *o, size_t at)
+{
+    return (char *)o + at;
+}
+
+/* Stores an unsigned number in a field of `width` bytes (int, size_t, uint64_t or an enum). */
+static void store(struct cli_options *o, const struct flag *f, uint64_t v)
+{
+    void *p = field(o, f->at);
+    if (f->width == sizeof(uint64_t)) {
+        memcpy(p, &v, sizeof v);
+    } else {
+        /* enums and int options: the ranges above keep v inside an int */
+        int i = (int)v;
+        memcpy(p, &i, sizeof i);
+    }
+}
+
 /* Records a flag's value. `shown` is the flag as the user wrote it, for messages. */
 static int apply(struct cli_options *o, const struct flag *f, const char *v, const char *shown,
-                 unsigned *seen, struct buf *err)
+                 uint64_t *seen, struct buf *err)
 {
-    bool once = f->id != F_BIND && f->id != F_CONNECT && f->id != F_TOPIC && f->id != F_HELP &&
-                f->id != F_VERSION && f->id != F_UPSTREAM && f->id != F_DOWNSTREAM;
-    if (once && (*seen & (1u << f->id))) {
+    uint64_t bit = 1ull << (f - flags);
+    if (!f->repeatable && (*seen & bit)) {
         return fail(err, "%s given more than once", shown);
     }
-    *seen |= 1u << f->id;
-    switch (f->id) {
-    case F_ROLE:
-        if (strcmp(v, "pub") == 0) {
-            o->role = CLI_ROLE_PUB;
-        } else if (strcmp(v, "sub") == 0) {
-            o->role = CLI_ROLE_SUB;
-        } else if (strcmp(v, "relay") == 0) {
-            o->role = CLI_ROLE_RELAY;
-        } else {
-            return fail(err, "invalid value '%s' for --role (expected pub, sub or relay)", v);
+    *seen |= bit;
+    uint64_t n;
+    switch (f->kind) {
+    case K_SWITCH:
+        *(bool *)field(o, f->at) = true;
+        return 0;
+    case K_CHOICE:
+        for (int i = 0; f->names[i]; i++) {
+            if (strcmp(v, f->names[i]) == 0) {
+                store(o, f, (uint64_t)(i + f->base));
+                return 0;
+            }
         }
-        break;
-    case F_HELP:
-        o->help = true;
-        break;
-    case F_VERSION:
-        o->version = true;
-        break;
-    case F_LISTEN:
-        if (cli_split_hostport(v, o->listen_host, sizeof o->listen_host, &o->listen_port) < 0) {
-            return fail(err, "invalid value '%s' for --listen (expected HOST:PORT or [IPV6]:PORT)",
-                        v);
+        return fail(err, "invalid value '%s' for %s (expected %s)", v, shown, f->expected);
+    case K_HOSTPORT:
+        if (cli_split_hostport(v, field(o, f->at), f->width, (int *)field(o, f->aux)) < 0) {
+            return fail(err, "invalid value '%s' for %s (expected HOST:PORT or [IPV6]:PORT)", v,
+                        shown);
         }
-        break;
-    case F_BIND:
-    case F_CONNECT:
-    case F_UPSTREAM:
-    case F_DOWNSTREAM: {
-        const char **list = f->id == F_BIND       ? o->binds
-                            : f->id == F_CONNECT  ? o->connects
-                            : f->id == F_UPSTREAM ? o->upstreams
-                                                  : o->downstreams;
-        size_t *n = f->id == F_BIND       ? &o->nbinds
-                    : f->id == F_CONNECT  ? &o->nconnects
-                    : f->id == F_UPSTREAM ? &o->nupstreams
-                                          : &o->ndownstreams;
+        return 0;
+    case K_ENDPOINT: {
         /* The relay's endpoints may say how to attach: '@' binds, '>' connects. */
         const char *e = v;
-        if ((f->id == F_UPSTREAM || f->id == F_DOWNSTREAM) && (*e == '@' || *e == '>')) {
+        if ((f->roles & ROLE_RELAY) && (*e == '@' || *e == '>')) {
             e++;
         }
         if (strstr(e, "://") == NULL || strstr(e, "://")[3] == '\0') {
@@ -360,143 +353,91 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
                         "e.g. tcp://127.0.0.1:4444)",
                         v, shown);
         }
-        if (*n == CLI_MAX_ENDPOINTS) {
+        size_t *count = field(o, f->aux);
+        if (*count == CLI_MAX_ENDPOINTS) {
             return fail(err, "too many %s endpoints (at most %d)", shown, CLI_MAX_ENDPOINTS);
         }
-        list[(*n)++] = v;
-        break;
+        ((const char **)field(o, f->at))[(*count)++] = v;
+        return 0;
     }
-    case F_WIRE:
-        if (strcmp(v, "plain") == 0) {
-            o->wire = WIRE_PLAIN;
-            o->expect = CLI_EXPECT_PLAIN;
-        } else if (strcmp(v, "framed") == 0) {
-            o->wire = WIRE_FRAMED;
-            o->expect = CLI_EXPECT_FRAMED;
-        } else {
-            return fail(err, "invalid value '%s' for --wire (expected plain or framed)", v);
+    case K_LIST: {
+        size_t *count = field(o, f->aux);
+        if (*count == CLI_MAX_TOPICS) {
+            return fail(err, "too many %s flags (at most %d)", shown, CLI_MAX_TOPICS);
         }
-        break;
-    case F_TOPIC:
-        if (o->ntopics == CLI_MAX_TOPICS) {
-            return fail(err, "too many --topic flags (at most %d)", CLI_MAX_TOPICS);
-        }
-        o->topics[o->ntopics++] = v;
-        break;
-    case F_LOG:
+        ((const char **)field(o, f->at))[(*count)++] = v;
+        return 0;
+    }
+    case K_PATH:
         if (*v == '\0') {
-            return fail(err, "empty path for --log (use - for standard output)");
+            return strcmp(f->name, "log") == 0
+                       ? fail(err, "empty path for --log (use - for standard output)")
+                       : fail(err, "empty value for %s", shown);
         }
-        o->log_path = v;
-        break;
-    case F_METRICS:
-        if (cli_split_hostport(v, o->metrics_host, sizeof o->metrics_host, &o->metrics_port) < 0) {
-            return fail(err, "invalid value '%s' for --metrics (expected HOST:PORT or [IPV6]:PORT)",
-                        v);
-        }
-        break;
-    case F_MAX_HEADER_BYTES:
-    case F_MAX_BODY_BYTES:
-    case F_LOG_BACKLOG: {
-        uint64_t n;
-        uint64_t max = f->id == F_MAX_HEADER_BYTES ? MAX_HEADER_LIMIT
-                       : f->id == F_MAX_BODY_BYTES ? MAX_BODY_LIMIT
-                                                   : MAX_BACKLOG;
-        uint64_t min = f->id == F_MAX_HEADER_BYTES ? 256 : f->id == F_LOG_BACKLOG ? 1024 : 0;
-        if (cli_parse_size(v, max, &n) < 0 || n < min) {
+        *(const char **)field(o, f->at) = v;
+        return 0;
+    case K_SIZE:
+        if (cli_parse_size(v, f->max, &n) < 0 || n < f->min) {
             return fail(err,
                         "invalid value '%s' for %s (expected a size from %llu to %llu bytes, "
                         "e.g. 8k)",
-                        v, shown, (unsigned long long)min, (unsigned long long)max);
+                        v, shown, (unsigned long long)f->min, (unsigned long long)f->max);
         }
-        *(f->id == F_MAX_HEADER_BYTES ? &o->max_header_bytes
-          : f->id == F_MAX_BODY_BYTES ? &o->max_body_bytes
-                                      : &o->log_backlog) = (size_t)n;
-        break;
-    }
-    case F_HEADER_TIMEOUT:
-    case F_IDLE_TIMEOUT:
-    case F_HEARTBEAT: {
-        uint64_t ms;
-        /* Heartbeats may be off (0); a zero HTTP timeout would close every connection. */
-        uint64_t min = f->id == F_HEARTBEAT ? 0 : 1;
-        if (cli_parse_duration(v, MAX_TIMEOUT_MS, &ms) < 0 || ms < min ||
-            (f->id == F_HEARTBEAT && ms > 0 && ms < 100)) {
+        store(o, f, n);
+        return 0;
+    case K_DURATION:
+        if (cli_parse_duration(v, f->max, &n) < 0 || n < f->min || (n > 0 && n < f->floor)) {
             return fail(err,
                         "invalid value '%s' for %s (expected a duration up to 24 hours, "
                         "e.g. 10s or 500ms%s)",
-                        v, shown, f->id == F_HEARTBEAT ? "; at least 100ms, or 0 for off" : "");
+                        v, shown, f->floor ? "; at least 100ms, or 0 for off" : "");
         }
-        *(f->id == F_HEADER_TIMEOUT ? &o->header_timeout_ms
-          : f->id == F_IDLE_TIMEOUT ? &o->idle_timeout_ms
-                                    : &o->heartbeat_ms) = ms;
-        break;
-    }
-    case F_MAX_CONNECTIONS:
-    case F_HWM: {
-        uint64_t n;
-        uint64_t max = f->id == F_HWM ? MAX_HWM : MAX_CONNECTIONS_LIMIT;
-        if (cli_parse_size(v, max, &n) < 0 || n < 1 || strpbrk(v, "kKmM") != NULL) {
-            return fail(err, "invalid value '%s' for %s (expected a number from 1 to %llu)", v,
-                        shown, (unsigned long long)max);
+        store(o, f, n);
+        return 0;
+    case K_COUNT:
+        if (cli_parse_size(v, f->max, &n) < 0 || n < f->min || strpbrk(v, "kKmM") != NULL) {
+            return fail(err, "invalid value '%s' for %s (expected a number from %llu to %llu)", v,
+                        shown, (unsigned long long)f->min, (unsigned long long)f->max);
         }
-        if (f->id == F_HWM) {
-            o->hwm = (int)n;
-        } else {
-            o->max_connections = (size_t)n;
-        }
-        break;
-    }
-    case F_LOG_FORMAT:
-        if (strcmp(v, "text") == 0) {
-            o->log_format = LOGLINE_TEXT;
-        } else if (strcmp(v, "json") == 0) {
-            o->log_format = LOGLINE_JSON;
-        } else if (strcmp(v, "python") == 0) {
-            o->log_format = LOGLINE_PYTHON;
-        } else {
-            return fail(err, "invalid value '%s' for --log-format (expected text, json or python)",
-                        v);
-        }
-        break;
-    case F_KEYGEN:
-    case F_CURVE_SECRET:
-    case F_CURVE_SERVER:
-    case F_CURVE_ALLOW:
-        if (*v == '\0') {
-            return fail(err, "empty value for %s", shown);
-        }
-        *(f->id == F_KEYGEN         ? &o->keygen
-          : f->id == F_CURVE_SECRET ? &o->curve_secret
-          : f->id == F_CURVE_SERVER ? &o->curve_server
-                                    : &o->curve_allow) = v;
-        break;
-    case F_PROBE:
+        store(o, f, n);
+        return 0;
+    case K_PROBE:
         if (probe_parse_url(v, &o->probe_target) < 0) {
             return fail(err, "invalid value '%s' for --probe (expected http://HOST[:PORT]/PATH)",
                         v);
         }
         o->probe = v;
-        break;
+        return 0;
     }
     return 0;
 }
 
+static bool was_seen(uint64_t seen, const char *name)
+{
+    for (size_t i = 0; i < NFLAGS; i++) {
+        if (strcmp(flags[i].name, name) == 0) {
+            return (seen >> i) & 1;
+        }
+    }
+    return false;
+}
+
 /* Checks what only makes sense once the role is known, and fills the role's defaults. */
-static int finish(struct cli_options *o, unsigned seen, struct buf *err)
+static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
 {
     if (o->role == CLI_ROLE_NONE) {
         return fail(err, "--role=pub, --role=sub or --role=relay is required");
     }
     unsigned role = 1u << o->role;
     for (size_t i = 0; i < NFLAGS; i++) {
-        if ((seen & (1u << flags[i].id)) && !(flags[i].roles & role)) {
+        if (((seen >> i) & 1) && !(flags[i].roles & role)) {
             return fail(err, "--%s does not apply to --role=%s", flags[i].name,
                         o->role == CLI_ROLE_PUB   ? "pub"
                         : o->role == CLI_ROLE_SUB ? "sub"
                                                   : "relay");
         }
     }
+    struct zendpoints *e = &o->endpoints;
     if (o->role == CLI_ROLE_PUB) {
         if (o->ntopics > 1) {
             return fail(err, "the publisher takes one --topic");
@@ -508,12 +449,12 @@ static int finish(struct cli_options *o, unsigned seen, struct buf *err)
         if (o->ntopics == 0) {
             o->topics[o->ntopics++] = "downcase";
         }
-        if (!(seen & (1u << F_LISTEN))) {
+        if (!was_seen(seen, "listen")) {
             strcpy(o->listen_host, "0.0.0.0");
             o->listen_port = 5000;
         }
-        if (o->nbinds == 0 && o->nconnects == 0) {
-            o->binds[o->nbinds++] = "tcp://*:4444";
+        if (e->nbinds == 0 && e->nconnects == 0) {
+            e->binds[e->nbinds++] = "tcp://*:4444";
         }
         if (o->curve_allow && !o->curve_secret) {
             return fail(err, "--curve-allow needs --curve-secret (the publisher's own key pair)");
@@ -528,11 +469,11 @@ static int finish(struct cli_options *o, unsigned seen, struct buf *err)
             return fail(err, "the subscriber needs both --curve-secret and --curve-server "
                              "(its own key pair and the publisher's public key), or neither");
         }
-        if (!(seen & (1u << F_WIRE))) {
-            o->expect = CLI_EXPECT_ANY;
-        }
-        if (o->nbinds == 0 && o->nconnects == 0) {
-            o->connects[o->nconnects++] = "tcp://127.0.0.1:4444";
+        o->expect = !was_seen(seen, "wire")  ? CLI_EXPECT_ANY
+                    : o->wire == WIRE_FRAMED ? CLI_EXPECT_FRAMED
+                                             : CLI_EXPECT_PLAIN;
+        if (e->nbinds == 0 && e->nconnects == 0) {
+            e->connects[e->nconnects++] = "tcp://127.0.0.1:4444";
         }
         if (o->log_path == NULL) {
             o->log_path = "-";
@@ -547,15 +488,11 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
     o->wire = WIRE_PLAIN;
     o->log_format = LOGLINE_TEXT;
     o->metrics_port = -1;
-    o->max_header_bytes = CLI_DEFAULT_MAX_HEADER_BYTES;
-    o->max_body_bytes = CLI_DEFAULT_MAX_BODY_BYTES;
-    o->header_timeout_ms = CLI_DEFAULT_HEADER_TIMEOUT_MS;
-    o->idle_timeout_ms = CLI_DEFAULT_IDLE_TIMEOUT_MS;
-    o->max_connections = CLI_DEFAULT_MAX_CONNECTIONS;
-    o->hwm = CLI_DEFAULT_HWM;
-    o->heartbeat_ms = CLI_DEFAULT_HEARTBEAT_MS;
-    o->log_backlog = CLI_DEFAULT_LOG_BACKLOG;
-    unsigned seen = 0;
+    o->limits = HTTP_LIMITS_DEFAULT;
+    o->hwm = ZSOCK_DEFAULT_HWM;
+    o->heartbeat_ms = ZSOCK_DEFAULT_HEARTBEAT_MS;
+    o->log_backlog = LOGFILE_MAX_PENDING;
+    uint64_t seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const struct flag *f = NULL;
@@ -568,7 +505,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
                 return fail(err, "unknown flag '%s'", arg);
             }
             if (eq != NULL) {
-                if (!f->takes_value) {
+                if (f->kind == K_SWITCH) {
                     return fail(err, "--%s takes no value (got '%s')", f->name, arg);
                 }
                 value = eq + 1;
@@ -581,7 +518,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
         } else {
             return fail(err, "unexpected argument '%s' (flags start with --)", arg);
         }
-        if (f->takes_value && value == NULL) {
+        if (f->kind != K_SWITCH && value == NULL) {
             /* "--log --role=sub" is a forgotten value, not a log file named "--role=sub";
              * such a value can still be given as --log=--role=sub. */
             if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {

@@ -7,11 +7,13 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "http_conn.h"
 #include "logline.h"
 #include "probe.h"
 #include "wire.h"
+#include "zendpoint.h"
 
-#define CLI_MAX_ENDPOINTS 64
+#define CLI_MAX_ENDPOINTS ZENDPOINT_MAX
 #define CLI_MAX_TOPICS 64
 
 enum cli_role {
@@ -28,7 +30,8 @@ enum cli_expect {
     CLI_EXPECT_FRAMED,
 };
 
-/* Every string points into argv. */
+/* Every string points into argv. The parts a module takes whole are its own config types
+ * (struct zendpoints, struct http_limits), filled here; defaults come from those modules. */
 struct cli_options {
     enum cli_role role;
     bool help;
@@ -44,11 +47,8 @@ struct cli_options {
     char listen_host[256];
     int listen_port;
 
-    /* Both roles: ZeroMQ endpoints. When none is given the role's default applies. */
-    const char *binds[CLI_MAX_ENDPOINTS];
-    size_t nbinds;
-    const char *connects[CLI_MAX_ENDPOINTS];
-    size_t nconnects;
+    /* pub and sub: ZeroMQ endpoints. When none is given the role's default applies. */
+    struct zendpoints endpoints;
 
     /* relay: --upstream (the publishers' side, an XSUB) and --downstream (the subscribers'
      * side, an XPUB) endpoints, as given: "@ENDPOINT" binds, ">ENDPOINT" connects, a bare
@@ -73,12 +73,8 @@ struct cli_options {
     char metrics_host[256];
     int metrics_port;
 
-    /* HTTP limits, for the pub's server and the sub's metrics server. */
-    size_t max_header_bytes;
-    size_t max_body_bytes;
-    uint64_t header_timeout_ms;
-    uint64_t idle_timeout_ms;
-    size_t max_connections;
+    /* HTTP limits, for the pub's server and the sub's or relay's metrics server. */
+    struct http_limits limits;
 
     /* ZeroMQ, both roles: the high-water mark (pub: ZMQ_SNDHWM, sub: ZMQ_RCVHWM) and the
      * heartbeat interval (0: off) after which, three times missed, a silent peer is dropped. */
@@ -93,23 +89,14 @@ struct cli_options {
     const char *curve_allow;
 };
 
-/* Defaults of the limits above. */
-#define CLI_DEFAULT_MAX_HEADER_BYTES (8 * 1024)
-#define CLI_DEFAULT_MAX_BODY_BYTES (64 * 1024)
-#define CLI_DEFAULT_HEADER_TIMEOUT_MS 10000
-#define CLI_DEFAULT_IDLE_TIMEOUT_MS 60000
-#define CLI_DEFAULT_MAX_CONNECTIONS 10000
-#define CLI_DEFAULT_HWM 10000
-#define CLI_DEFAULT_LOG_BACKLOG (64 * 1024 * 1024)
-#define CLI_DEFAULT_HEARTBEAT_MS 2000
-
 /* Parses argv (argv[0] is the program). Both --flag=value and --flag value are accepted.
  * Returns 0, or -EINVAL with one line of explanation (no newline) in err. Fills the defaults
  * of the chosen role (pub: listen 0.0.0.0:5000, bind port 4444 on every interface, topic
  * downcase; sub: connect tcp://127.0.0.1:4444, log "-", format text). */
 int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err);
 
-/* Splits HOST:PORT or [IPV6]:PORT. 0 or -EINVAL. host is NUL-terminated. */
+/* Splits HOST:PORT or [IPV6]:PORT (hostport.h) into a NUL-terminated host and a port from 0 to
+ * 65535. 0 or -EINVAL; on failure host and port are left alone. */
 int cli_split_hostport(const char *s, char *host, size_t hostsz, int *port);
 
 /* "8192", "8k", "1m" (KiB, MiB) to bytes. 0 or -EINVAL (also past max). */

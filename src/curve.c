@@ -32,74 +32,62 @@ static int load(const char *who, const char *flag, const char *path, enum zcert_
     return rc;
 }
 
-int curve_check(const struct cli_options *o)
+int curve_check(const char *who, const char *secret_path, const char *server_path)
 {
-    const char *who = o->role == CLI_ROLE_PUB ? "pub" : "sub";
     struct zcert c;
     int rc = 0;
-    if (o->curve_secret) {
-        rc = load(who, "--curve-secret", o->curve_secret, ZCERT_SECRET, &c);
+    if (secret_path) {
+        rc = load(who, "--curve-secret", secret_path, ZCERT_SECRET, &c);
         zcert_wipe(&c);
     }
-    if (rc == 0 && o->curve_server) {
-        rc = load(who, "--curve-server", o->curve_server, ZCERT_PUBLIC, &c);
+    if (rc == 0 && server_path) {
+        rc = load(who, "--curve-server", server_path, ZCERT_PUBLIC, &c);
         zcert_wipe(&c);
     }
     return rc;
 }
 
-static int set(void *sock, const char *who, int option, const void *v, size_t len, const char *name)
-{
-    if (zmq_setsockopt(sock, option, v, len) != 0) {
-        int err = zmq_errno();
-        diag(who, "zmq_setsockopt(%s): %s", name, zmq_strerror(err));
-        return -err;
-    }
-    return 0;
-}
-
-int curve_server(void *sock, const char *who, const char *secret_path)
+int curve_server(struct zsock *z, const char *secret_path)
 {
     struct zcert c;
-    int rc = load(who, "--curve-secret", secret_path, ZCERT_SECRET, &c);
-    int one = 1;
+    int rc = load(z->who, "--curve-secret", secret_path, ZCERT_SECRET, &c);
     if (rc == 0) {
-        rc = set(sock, who, ZMQ_CURVE_SERVER, &one, sizeof one, "ZMQ_CURVE_SERVER");
+        rc = zsock_set_int(z, ZMQ_CURVE_SERVER, "ZMQ_CURVE_SERVER", 1);
     }
     if (rc == 0) {
         /* 41 bytes: a Z85 string with its NUL (the 40-byte form is deprecated). */
-        rc = set(sock, who, ZMQ_CURVE_SECRETKEY, c.secret_z85, sizeof c.secret_z85,
-                 "ZMQ_CURVE_SECRETKEY");
+        rc = zsock_set(z, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", c.secret_z85,
+                       sizeof c.secret_z85);
     }
     if (rc == 0) {
-        rc = set(sock, who, ZMQ_ZAP_DOMAIN, CURVE_ZAP_DOMAIN, strlen(CURVE_ZAP_DOMAIN),
-                 "ZMQ_ZAP_DOMAIN");
+        rc = zsock_set(z, ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN", CURVE_ZAP_DOMAIN,
+                       strlen(CURVE_ZAP_DOMAIN));
     }
     if (rc == 0) {
-        rc = set(sock, who, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one, "ZMQ_ZAP_ENFORCE_DOMAIN");
+        rc = zsock_set_int(z, ZMQ_ZAP_ENFORCE_DOMAIN, "ZMQ_ZAP_ENFORCE_DOMAIN", 1);
     }
     zcert_wipe(&c);
     return rc;
 }
 
-int curve_client(void *sock, const char *who, const char *secret_path, const char *server_path)
+int curve_client(struct zsock *z, const char *secret_path, const char *server_path)
 {
     struct zcert own, server;
-    int rc = load(who, "--curve-secret", secret_path, ZCERT_SECRET, &own);
+    int rc = load(z->who, "--curve-secret", secret_path, ZCERT_SECRET, &own);
     if (rc == 0) {
-        rc = load(who, "--curve-server", server_path, ZCERT_PUBLIC, &server);
+        rc = load(z->who, "--curve-server", server_path, ZCERT_PUBLIC, &server);
     }
     if (rc == 0) {
-        rc = set(sock, who, ZMQ_CURVE_SERVERKEY, server.public_z85, sizeof server.public_z85,
-                 "ZMQ_CURVE_SERVERKEY");
+        rc = zsock_set(z, ZMQ_CURVE_SERVERKEY, "ZMQ_CURVE_SERVERKEY", server.public_z85,
+                       sizeof server.public_z85);
     }
     if (rc == 0) {
-        rc = set(sock, who, ZMQ_CURVE_PUBLICKEY, own.public_z85, sizeof own.public_z85,
-                 "ZMQ_CURVE_PUBLICKEY");
+        rc = zsock_set(z, ZMQ_CURVE_PUBLICKEY, "ZMQ_CURVE_PUBLICKEY", own.public_z85,
+                       sizeof own.public_z85);
     }
     if (rc == 0) {
-        rc = set(sock, who, ZMQ_CURVE_SECRETKEY, own.secret_z85, sizeof own.secret_z85,
-                 "ZMQ_CURVE_SECRETKEY");
+        rc = zsock_set(z, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", own.secret_z85,
+                       sizeof own.secret_z85);
     }
     zcert_wipe(&own);
     zcert_wipe(&server);

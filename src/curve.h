@@ -10,7 +10,7 @@
 #ifndef DOWNCASE_CURVE_H
 #define DOWNCASE_CURVE_H
 
-#include "cli.h"
+#include "zsock.h"
 
 /* Hidden behind ZMQ_BUILD_DRAFT_API in libzmq 4.3's zmq.h, yet handled by the library as a
  * stable option since 4.3.0 (src/options.cpp); setting it is checked, so a libzmq without it
@@ -25,17 +25,17 @@
  * process exit status (0, or 1 with the reason reported). */
 int curve_keygen(const char *name);
 
-/* Reads every key file o names (--curve-secret, --curve-server) and reports the first that is
- * missing, unreadable or malformed, naming the flag, the file and the reason. Run before a
- * role starts, so nothing is served or created with a broken key. 0 or a negative errno. */
-int curve_check(const struct cli_options *o);
+/* Reads the key files given (--curve-secret, --curve-server; NULL: not given) and reports the
+ * first that is missing, unreadable or malformed, naming the flag, the file and the reason. Run
+ * before a role starts, so nothing is served or created with a broken key. 0 or -errno. */
+int curve_check(const char *who, const char *secret_path, const char *server_path);
 
-/* Makes sock a CURVE server with the key pair in secret_path, consulting ZAP (enforced). Call
- * before bind/connect. 0 or a negative errno (reported as `who`). */
-int curve_server(void *sock, const char *who, const char *secret_path);
+/* Makes z a CURVE server with the key pair in secret_path, consulting ZAP (enforced). Call
+ * before bind/connect. 0 or a negative errno (reported). */
+int curve_server(struct zsock *z, const char *secret_path);
 
-/* Makes sock a CURVE client with its own key pair in secret_path and the server's public key
- * in server_path. Call before bind/connect. 0 or a negative errno (reported as `who`). */
-int curve_client(void *sock, const char *who, const char *secret_path, const char *server_path);
+/* Makes z a CURVE client with its own key pair in secret_path and the server's public key in
+ * server_path. Call before bind/connect. 0 or a negative errno (reported). */
+int curve_client(struct zsock *z, const char *secret_path, const char *server_path);
 
 #endif

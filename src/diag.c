@@ -7,6 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+void diag_printable(char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F) {
+            s[i] = '?';
+        }
+    }
+}
+
 static void vdiag(const char *who, const char *suffix, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
@@ -30,11 +39,7 @@ static void vdiag(const char *who, const char *suffix, const char *fmt, va_list 
         len = sizeof line - 2;
     }
     /* Paths and peer data may hold control characters: a diagnostic stays one line. */
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F) {
-            line[i] = '?';
-        }
-    }
+    diag_printable(line, len);
     line[len++] = '\n';
     const char *p = line;
     while (len > 0) {

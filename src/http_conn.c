@@ -24,7 +24,7 @@ struct http_conn {
     uv_write_t wreq;
     uv_shutdown_t sreq;
     llhttp_t parser;
-    struct http_server *server;
+    struct http_conns *conns;
     struct http_conn *prev;
     struct http_conn *next;
     struct buf target;   /* the current request's target, gathered across reads */
@@ -38,8 +38,8 @@ struct http_conn {
     enum phase phase;
     uint64_t head_deadline; /* uv_now() ms by which the headers must be in (PHASE_HEAD) */
     uint64_t last_activity; /* uv_now() ms of the last byte read or written */
-    bool screening; /* the bytes being parsed belong to a request head */
-    char field[4];  /* the start of the current header name: enough to spot "Host" */
+    bool screening;         /* the bytes being parsed belong to a request head */
+    char field[4];          /* the start of the current header name: enough to spot "Host" */
     size_t field_len;
     unsigned hosts;
     int reject_status; /* set by a callback that refuses the request */
@@ -58,9 +58,15 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
 static void flush(struct http_conn *c);
 
-struct http_conn *http_conn_next(const struct http_conn *c)
+const int http_status_codes[HTTP_STATUS_COUNTED] = {HTTP_STATUS_CODES};
+
+void http_conns_count_status(struct http_conns *cs, int status)
 {
-    return c->next;
+    size_t i = 0;
+    while (i < HTTP_STATUS_COUNTED && http_status_codes[i] != status) {
+        i++;
+    }
+    cs->counters.responses[i]++;
 }
 
 /* ---- closing ------------------------------------------------------------------------------ */
@@ -71,25 +77,27 @@ static void on_closed(uv_handle_t *h)
     if (--c->open_handles > 0) {
         return;
     }
-    struct http_server *s = c->server;
+    struct http_conns *s = c->conns;
     if (c->prev) {
         c->prev->next = c->next;
     } else {
-        s->conns = c->next;
+        s->first = c->next;
     }
     if (c->next) {
         c->next->prev = c->prev;
     }
-    s->nconns--;
+    s->n--;
     buf_finish(&c->target);
     buf_finish(&c->out);
     buf_finish(&c->inflight);
     buf_finish(&c->tail);
     free(c);
-    http_server_conn_gone(s);
+    if (s->on_gone) {
+        s->on_gone(s);
+    }
 }
 
-void http_conn_close(struct http_conn *c)
+static void close_conn(struct http_conn *c)
 {
     if (c->closing) {
         return;
@@ -119,10 +127,10 @@ static void arm(struct http_conn *c, uint64_t due)
     if (c->closing || c->lingering) {
         return;
     }
-    const struct http_limits *l = &c->server->limits;
-    uint64_t now = uv_now(c->server->loop);
-    uint64_t step = l->header_timeout_ms < l->idle_timeout_ms ? l->header_timeout_ms
-                                                              : l->idle_timeout_ms;
+    const struct http_limits *l = &c->conns->limits;
+    uint64_t now = uv_now(c->conns->loop);
+    uint64_t step =
+        l->header_timeout_ms < l->idle_timeout_ms ? l->header_timeout_ms : l->idle_timeout_ms;
     if (due > now + step) {
         due = now + step;
     }
@@ -131,7 +139,7 @@ static void arm(struct http_conn *c, uint64_t due)
 
 static uint64_t deadline(const struct http_conn *c)
 {
-    const struct http_limits *l = &c->server->limits;
+    const struct http_limits *l = &c->conns->limits;
     return c->phase == PHASE_HEAD ? c->head_deadline : c->last_activity + l->idle_timeout_ms;
 }
 
@@ -139,20 +147,20 @@ static void on_timer(uv_timer_t *t)
 {
     struct http_conn *c = t->data;
     if (c->lingering) {
-        http_conn_close(c);
+        close_conn(c);
         return;
     }
     uint64_t due = deadline(c);
-    if (uv_now(c->server->loop) < due) {
+    if (uv_now(c->conns->loop) < due) {
         arm(c, due);
         return;
     }
-    struct http_server *s = c->server;
+    struct http_conns *s = c->conns;
     bool request_started = c->phase == PHASE_BODY || (c->phase == PHASE_HEAD && c->in_message);
     if (c->finishing || c->writing || c->paused || !request_started) {
         /* Nothing to answer, or a client that does not read its answers: close. */
         s->counters.idle_closed++;
-        http_conn_close(c);
+        close_conn(c);
         return;
     }
     /* A request that stalled half-way (slowloris): tell the client, as nginx and Node do. */
@@ -174,9 +182,9 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     }
     /* Everything is sent. Now only the client's leftover input matters: read it away until the
      * client closes or the timer runs out; a stopping server does not wait for it. */
-    if (status < 0 || c->eof || c->server->stopping ||
+    if (status < 0 || c->eof || c->conns->stopping ||
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
-        http_conn_close(c);
+        close_conn(c);
     }
 }
 
@@ -184,8 +192,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
     (void)hint;
     struct http_conn *c = h->data;
-    b->base = c->server->readbuf;
-    b->len = sizeof c->server->readbuf;
+    b->base = c->conns->readbuf;
+    b->len = sizeof c->conns->readbuf;
 }
 
 static void start_linger(struct http_conn *c)
@@ -196,7 +204,7 @@ static void start_linger(struct http_conn *c)
     c->lingering = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
-        http_conn_close(c);
+        close_conn(c);
         return;
     }
     uv_timer_start(&c->timer, on_timer, HTTP_CONN_LINGER_MS, 0);
@@ -207,8 +215,8 @@ static void start_linger(struct http_conn *c)
 static void append_response(struct http_conn *c, const struct http_response *res,
                             enum http_connection_header ch, bool head)
 {
-    struct http_server *s = c->server;
-    http_server_count_status(s, res->status);
+    struct http_conns *s = c->conns;
+    http_conns_count_status(s, res->status);
     if (http_response_format(&c->out, res, http_date_now(&s->date), ch, head) < 0) {
         diag(s->who, "out of memory answering a request; closing the connection");
         c->finishing = true;
@@ -226,14 +234,14 @@ static void answer_error(struct http_conn *c, int status, const char *reason)
         .body = body,
         .body_len = n < 0 ? 0 : ((size_t)n < sizeof body ? (size_t)n : sizeof body - 1),
     };
-    c->server->counters.requests++;
+    c->conns->counters.requests++;
     append_response(c, &res, HTTP_CONN_CLOSE, false);
     c->finishing = true;
 }
 
 static void answer(struct http_conn *c, bool keep_alive)
 {
-    struct http_server *s = c->server;
+    struct http_conns *s = c->conns;
     struct http_request req = {
         .method = llhttp_get_method(&c->parser),
         .target = c->target.data,
@@ -262,7 +270,7 @@ static int reject(struct http_conn *c, int status, const char *reason)
 static int count_head(struct http_conn *c, size_t n)
 {
     c->head_bytes += n;
-    if (c->head_bytes > c->server->limits.max_header_bytes) {
+    if (c->head_bytes > c->conns->limits.max_header_bytes) {
         return reject(c, 431, "request header fields too large");
     }
     return 0;
@@ -277,7 +285,7 @@ static int on_message_begin(llhttp_t *p)
     c->body_bytes = 0;
     if (c->phase == PHASE_IDLE) {
         c->phase = PHASE_HEAD;
-        c->head_deadline = uv_now(c->server->loop) + c->server->limits.header_timeout_ms;
+        c->head_deadline = uv_now(c->conns->loop) + c->conns->limits.header_timeout_ms;
     }
     c->field_len = 0;
     c->hosts = 0;
@@ -287,7 +295,7 @@ static int on_message_begin(llhttp_t *p)
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
-    if (c->target.len + n > c->server->limits.max_header_bytes) {
+    if (c->target.len + n > c->conns->limits.max_header_bytes) {
         return reject(c, 414, "request target too long");
     }
     if (buf_append(&c->target, at, n) < 0) {
@@ -355,7 +363,7 @@ static int on_headers_complete(llhttp_t *p)
         return -1;
     }
     /* A declared length past the limit is refused before its first byte is read. */
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_body_bytes) {
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->conns->limits.max_body_bytes) {
         reject(c, 413, "request body larger than the server accepts");
         return -1;
     }
@@ -369,7 +377,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     struct http_conn *c = p->data;
     /* Chunked bodies declare no length: count what arrives. */
     c->body_bytes += n;
-    if (c->body_bytes > c->server->limits.max_body_bytes) {
+    if (c->body_bytes > c->conns->limits.max_body_bytes) {
         return reject(c, 413, "request body larger than the server accepts");
     }
     return 0;
@@ -386,13 +394,13 @@ static int on_message_complete(llhttp_t *p)
     http_screen_reset(&c->screen);
     /* Upgrade and CONNECT are not served: the answer is a normal one, and the connection ends
      * with it, since what the client sends next would not be HTTP. */
-    bool keep_alive = llhttp_should_keep_alive(p) && !p->upgrade && !c->server->stopping;
+    bool keep_alive = llhttp_should_keep_alive(p) && !p->upgrade && !c->conns->stopping;
     answer(c, keep_alive);
     if (!keep_alive) {
         /* Whatever follows on this connection is not read: stop here. */
         c->finishing = true;
     } else if (c->out.len + (c->inflight.len - c->inflight_off) >
-               c->server->limits.max_output_bytes) {
+               c->conns->limits.max_output_bytes) {
         c->paused = true;
     }
     return HPE_PAUSED;
@@ -482,7 +490,7 @@ static void parse(struct http_conn *c, const char *data, size_t len)
             } else {
                 c->tail.len = 0;
                 if (buf_append(&c->tail, p, (size_t)(end - p)) < 0) {
-                    http_conn_close(c);
+                    close_conn(c);
                     return;
                 }
             }
@@ -503,7 +511,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     if (nread < 0) {
         if (nread != UV_EOF || c->lingering) {
-            http_conn_close(c);
+            close_conn(c);
             return;
         }
         /* The client has sent everything: answer what is complete, then close. A request cut
@@ -514,8 +522,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         flush(c);
         return;
     }
-    c->server->counters.bytes_in += (uint64_t)nread;
-    c->last_activity = uv_now(c->server->loop);
+    c->conns->counters.bytes_in += (uint64_t)nread;
+    c->last_activity = uv_now(c->conns->loop);
     if (c->lingering) {
         return; /* discarding what a finished connection still receives */
     }
@@ -530,11 +538,11 @@ static void on_write(uv_write_t *req, int status)
     struct http_conn *c = req->data;
     c->writing = false;
     if (status < 0) {
-        http_conn_close(c);
+        close_conn(c);
         return;
     }
-    c->server->counters.bytes_out += c->inflight.len - c->inflight_off;
-    c->last_activity = uv_now(c->server->loop);
+    c->conns->counters.bytes_out += c->inflight.len - c->inflight_off;
+    c->last_activity = uv_now(c->conns->loop);
     c->inflight.len = 0;
     c->inflight_off = 0;
     flush(c);
@@ -554,10 +562,10 @@ static void flush(struct http_conn *c)
                 n = 0;
             }
             if (n < 0) {
-                http_conn_close(c);
+                close_conn(c);
                 return;
             }
-            c->server->counters.bytes_out += (uint64_t)n;
+            c->conns->counters.bytes_out += (uint64_t)n;
             if ((size_t)n < c->out.len) {
                 /* The socket is full. The unsent rest becomes the write in progress and `out`
                  * (the old inflight storage, empty) collects the answers that come next. */
@@ -568,7 +576,7 @@ static void flush(struct http_conn *c)
                 c->out.len = 0;
                 b = uv_buf_init(c->inflight.data + n, (unsigned)(c->inflight.len - (size_t)n));
                 if (uv_write(&c->wreq, st, &b, 1, on_write) < 0) {
-                    http_conn_close(c);
+                    close_conn(c);
                     return;
                 }
                 c->writing = true;
@@ -589,7 +597,7 @@ static void flush(struct http_conn *c)
         parse(c, c->tail.data, c->tail.len);
         if (!c->paused && !c->finishing && !c->closing &&
             uv_read_start(st, on_alloc, on_read) < 0) {
-            http_conn_close(c);
+            close_conn(c);
             return;
         }
     }
@@ -597,24 +605,24 @@ static void flush(struct http_conn *c)
 
 /* ---- life ----------------------------------------------------------------------------------- */
 
-int http_conn_accept(struct http_server *s)
+int http_conn_accept(struct http_conns *s, uv_stream_t *listener)
 {
     struct http_conn *c = calloc(1, sizeof *c);
     if (c == NULL) {
         return -ENOMEM;
     }
-    c->server = s;
-    c->next = s->conns;
-    if (s->conns) {
-        s->conns->prev = c;
+    c->conns = s;
+    c->next = s->first;
+    if (s->first) {
+        s->first->prev = c;
     }
-    s->conns = c;
-    s->nconns++;
+    s->first = c;
+    s->n++;
     uv_tcp_init(s->loop, &c->tcp);
     uv_timer_init(s->loop, &c->timer);
     c->open_handles = 2;
     c->tcp.data = c->timer.data = c->wreq.data = c->sreq.data = c;
-    int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+    int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0) {
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
         c->parser.data = c;
@@ -630,14 +638,14 @@ int http_conn_accept(struct http_server *s)
         rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
     if (rc < 0) {
-        http_conn_close(c);
+        close_conn(c);
         return rc;
     }
     s->counters.accepted++;
     return 0;
 }
 
-void http_conn_drain(struct http_conn *c)
+static void drain(struct http_conn *c)
 {
     if (c->closing || c->lingering) {
         return;
@@ -649,8 +657,24 @@ void http_conn_drain(struct http_conn *c)
     c->finishing = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (c->out.len == 0 && !c->writing) {
-        http_conn_close(c);
+        close_conn(c);
     } else {
         flush(c);
+    }
+}
+
+void http_conns_drain(struct http_conns *cs)
+{
+    /* Draining may close connections; they unlink themselves only in their close callbacks,
+     * so walking the list here is safe. */
+    for (struct http_conn *c = cs->first; c; c = c->next) {
+        drain(c);
+    }
+}
+
+void http_conns_close(struct http_conns *cs)
+{
+    for (struct http_conn *c = cs->first; c; c = c->next) {
+        close_conn(c);
     }
 }

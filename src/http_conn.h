@@ -9,23 +9,103 @@
  * Closing: after a response that ends the connection (Connection: close, HTTP/1.0, an error)
  * the write side is shut down and the input is read and discarded for a short while before the
  * socket closes ("lingering close", as nginx does): closing with unread input makes the kernel
- * send RST, which can destroy the response before the client has read it. */
+ * send RST, which can destroy the response before the client has read it.
+ *
+ * Ownership: the connections of one listener share a `struct http_conns` that their server
+ * embeds: the limits, the counters, the handler and the list of open connections, which each
+ * connection joins when accepted and leaves when its handles are closed, telling the owner
+ * through on_gone. The server only accepts, drains and closes through this header. */
 #ifndef DOWNCASE_HTTP_CONN_H
 #define DOWNCASE_HTTP_CONN_H
 
-#include "http_server.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "http_response.h"
 
 /* How long a closing connection keeps discarding input before it closes. */
 #define HTTP_CONN_LINGER_MS 2000
 
-/* Accepts one connection from the server's listener and starts reading it. 0 or a negative
- * errno (the server counts and reports). */
-int http_conn_accept(struct http_server *s);
-/* The server is stopping: close now if idle, otherwise after the request in progress. */
-void http_conn_drain(struct http_conn *c);
-/* Close at once. */
-void http_conn_close(struct http_conn *c);
-/* The next connection of the server's list (for iterating while closing). */
-struct http_conn *http_conn_next(const struct http_conn *c);
+/* One parsed request, valid during the handler call. */
+struct http_request {
+    int method; /* llhttp_method_t: HTTP_GET, HTTP_HEAD, ... */
+    const char *target;
+    size_t target_len;
+    unsigned http_major;
+    unsigned http_minor;
+};
+
+/* Answers req by filling res (status, body...). Called once per request, in request order. */
+typedef void (*http_handler)(void *ctx, const struct http_request *req, struct http_response *res);
+
+struct http_limits {
+    size_t max_header_bytes;    /* request target + header names and values; 414 / 431 past it */
+    size_t max_body_bytes;      /* request body (read and discarded); 413 past it */
+    size_t max_output_bytes;    /* unsent responses per connection before it stops reading */
+    uint64_t header_timeout_ms; /* from a request's first byte to its last header; then 408 */
+    uint64_t idle_timeout_ms;   /* without progress (idle keep-alive, a stalled body or a
+                                   client not reading its answers); then closed */
+    size_t max_connections;     /* past it a new connection is closed at once */
+};
+
+/* The defaults (--max-header-bytes and the rest): nginx's header size, Node's timeouts. */
+#define HTTP_LIMITS_DEFAULT                                                                        \
+    ((struct http_limits){                                                                         \
+        .max_header_bytes = 8 * 1024,                                                              \
+        .max_body_bytes = 64 * 1024,                                                               \
+        .max_output_bytes = 64 * 1024,                                                             \
+        .header_timeout_ms = 10 * 1000,                                                            \
+        .idle_timeout_ms = 60 * 1000,                                                              \
+        .max_connections = 10000,                                                                  \
+    })
+
+/* The statuses counted one by one; anything else is counted as HTTP_STATUS_OTHER. */
+#define HTTP_STATUS_CODES 200, 308, 400, 404, 405, 408, 413, 414, 431, 500, 503, 505
+enum { HTTP_STATUS_COUNTED = 12, HTTP_STATUS_OTHER = HTTP_STATUS_COUNTED };
+extern const int http_status_codes[HTTP_STATUS_COUNTED];
+
+struct http_counters {
+    uint64_t accepted;
+    uint64_t rejected; /* closed at once: past max_connections */
+    uint64_t requests;
+    uint64_t responses[HTTP_STATUS_COUNTED + 1]; /* by http_status_codes[], then others */
+    uint64_t header_timeouts;                    /* answered 408 */
+    uint64_t idle_closed;                        /* closed by the idle timeout */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+};
+
+struct http_conn;
+
+/* What the connections of one server share; the server embeds and fills it. */
+struct http_conns {
+    uv_loop_t *loop;
+    const char *who;
+    http_handler handler;
+    void *handler_ctx;
+    struct http_limits limits;
+    struct http_counters counters;
+    struct http_date date;
+    bool stopping;           /* answers carry Connection: close */
+    struct http_conn *first; /* every open connection */
+    size_t n;
+    void (*on_gone)(struct http_conns *cs); /* a connection was freed (n is already lower) */
+    /* One read buffer for all connections: libuv hands it to one read callback at a time, and
+     * a connection copies out whatever it must keep, so idle connections cost no buffer. */
+    char readbuf[64 * 1024];
+};
+
+/* Accepts one connection from listener and starts reading it. 0 or a negative errno (the
+ * caller counts and reports). */
+int http_conn_accept(struct http_conns *cs, uv_stream_t *listener);
+/* The server is stopping: each connection closes now if idle, otherwise after the request in
+ * progress. */
+void http_conns_drain(struct http_conns *cs);
+/* Closes every connection at once. */
+void http_conns_close(struct http_conns *cs);
+/* Counts a response by status. */
+void http_conns_count_status(struct http_conns *cs, int status);
 
 #endif

@@ -126,3 +126,10 @@ int http_response_format(struct buf *out, const struct http_response *res, const
     out->len = (size_t)(p - out->data);
     return 0;
 }
+
+void http_response_text(struct http_response *res, int status, const char *body)
+{
+    res->status = status;
+    res->body = body;
+    res->body_len = strlen(body);
+}

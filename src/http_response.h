@@ -24,6 +24,9 @@ struct http_date {
     char text[40];
 };
 
+/* Sets status and a static body (a C string). */
+void http_response_text(struct http_response *res, int status, const char *body);
+
 /* The reason phrase of a status code ("Not Found"); "Unknown" for codes we never send. */
 const char *http_status_text(int status);
 /* The current IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"). */

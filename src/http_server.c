@@ -3,74 +3,55 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
-#include "http_conn.h"
 
-const int http_status_codes[HTTP_STATUS_COUNTED] = {HTTP_STATUS_CODES};
+static void on_conn_gone(struct http_conns *cs);
 
-void http_server_count_status(struct http_server *s, int status)
-{
-    size_t i = 0;
-    while (i < HTTP_STATUS_COUNTED && http_status_codes[i] != status) {
-        i++;
-    }
-    s->counters.responses[i]++;
-}
-
-void http_server_init(struct http_server *s, uv_loop_t *loop, const char *who, http_handler h,
-                      void *ctx)
+void http_server_init(struct http_server *s, uv_loop_t *loop, const char *who,
+                      const struct http_limits *limits, http_handler h, void *ctx)
 {
     memset(s, 0, sizeof *s);
-    s->loop = loop;
-    s->who = who;
-    s->handler = h;
-    s->handler_ctx = ctx;
-    s->limits = (struct http_limits){
-        .max_header_bytes = 8 * 1024,
-        .max_body_bytes = 64 * 1024,
-        .max_output_bytes = 64 * 1024,
-        .header_timeout_ms = 10 * 1000,
-        .idle_timeout_ms = 60 * 1000,
-        .max_connections = 10000,
-    };
+    s->conns.loop = loop;
+    s->conns.who = who;
+    s->conns.handler = h;
+    s->conns.handler_ctx = ctx;
+    s->conns.limits = *limits;
+    s->conns.on_gone = on_conn_gone;
     uv_timer_init(loop, &s->stop_timer);
     s->stop_timer.data = s;
     s->open_handles = 1;
 }
 
-void http_server_set_limits(struct http_server *s, const struct cli_options *o)
+static void handle_gone(struct http_server *s)
 {
-    s->limits.max_header_bytes = o->max_header_bytes;
-    s->limits.max_body_bytes = o->max_body_bytes;
-    s->limits.header_timeout_ms = o->header_timeout_ms;
-    s->limits.idle_timeout_ms = o->idle_timeout_ms;
-    s->limits.max_connections = o->max_connections;
+    if (--s->open_handles == 0) {
+        closer_done(&s->stopped);
+    }
 }
 
 static void on_refused_closed(uv_handle_t *h)
 {
     struct http_server *s = h->data;
     free(h);
-    if (--s->open_handles == 0 && s->stopped_cb) {
-        s->stopped_cb(s);
-    }
+    handle_gone(s);
 }
 
 /* Past max_connections: accept and close at once, so the client learns right away (a backlog
  * left to fill would only make it wait for a timeout) and the ones we have keep being served. */
 static void refuse(struct http_server *s)
 {
-    s->counters.rejected++;
-    diag_limited(&s->refuse_limit, uv_now(s->loop), 10000, s->who,
-                 "refusing connections: %zu open, the --max-connections limit", s->nconns);
+    s->conns.counters.rejected++;
+    diag_limited(&s->refuse_limit, uv_now(s->conns.loop), 10000, s->conns.who,
+                 "refusing connections: %zu open, the --max-connections limit", s->conns.n);
     uv_tcp_t *t = malloc(sizeof *t);
     if (t == NULL) {
         return; /* it stays in the backlog; the next accept tries again */
     }
-    uv_tcp_init(s->loop, t);
+    uv_tcp_init(s->conns.loop, t);
     t->data = s;
     s->open_handles++;
     if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t) == 0) {
@@ -85,16 +66,16 @@ static void on_connection(uv_stream_t *listener, int status)
 {
     struct http_server *s = listener->data;
     if (status < 0) {
-        diag(s->who, "accept: %s", uv_strerror(status));
+        diag(s->conns.who, "accept: %s", uv_strerror(status));
         return;
     }
-    if (s->nconns >= s->limits.max_connections) {
+    if (s->conns.n >= s->conns.limits.max_connections) {
         refuse(s);
         return;
     }
-    int rc = http_conn_accept(s);
+    int rc = http_conn_accept(&s->conns, listener);
     if (rc < 0) {
-        diag_limited(&s->accept_limit, uv_now(s->loop), 10000, s->who, "accept: %s",
+        diag_limited(&s->accept_limit, uv_now(s->conns.loop), 10000, s->conns.who, "accept: %s",
                      uv_strerror(rc));
     }
 }
@@ -128,12 +109,12 @@ int http_server_listen(struct http_server *s, const char *host, int port)
     };
     uv_getaddrinfo_t req;
     /* Without a callback uv_getaddrinfo runs synchronously: start-up may block on DNS. */
-    int rc = uv_getaddrinfo(s->loop, &req, NULL, host, portstr, &hints);
+    int rc = uv_getaddrinfo(s->conns.loop, &req, NULL, host, portstr, &hints);
     if (rc < 0) {
-        diag(s->who, "listen on %s:%d: cannot resolve host: %s", host, port, uv_strerror(rc));
+        diag(s->conns.who, "listen on %s:%d: cannot resolve host: %s", host, port, uv_strerror(rc));
         return rc;
     }
-    uv_tcp_init(s->loop, &s->listener);
+    uv_tcp_init(s->conns.loop, &s->listener);
     s->listener.data = s;
     s->listening = true;
     s->open_handles++;
@@ -145,7 +126,7 @@ int http_server_listen(struct http_server *s, const char *host, int port)
     char shown[128];
     if (rc < 0) {
         format_addr(req.addrinfo->ai_addr, shown, sizeof shown);
-        diag(s->who, "listen on %s (%s:%d): %s", shown, host, port, uv_strerror(rc));
+        diag(s->conns.who, "listen on %s (%s:%d): %s", shown, host, port, uv_strerror(rc));
         uv_freeaddrinfo(req.addrinfo);
         return rc;
     }
@@ -154,29 +135,22 @@ int http_server_listen(struct http_server *s, const char *host, int port)
     int len = sizeof ss;
     if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0) {
         format_addr((struct sockaddr *)&ss, shown, sizeof shown);
-        diag(s->who, "http listening on %s", shown);
+        diag(s->conns.who, "http listening on %s", shown);
     }
     return 0;
 }
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    struct http_server *s = h->data;
-    if (--s->open_handles == 0 && s->stopped_cb) {
-        s->stopped_cb(s);
-    }
+    handle_gone(h->data);
 }
 
-static void close_all(struct http_server *s)
+/* The last connection of a stopping server is gone: the timer can go, and with it the server. */
+static void on_conn_gone(struct http_conns *cs)
 {
-    for (struct http_conn *c = s->conns; c; c = http_conn_next(c)) {
-        http_conn_close(c);
-    }
-}
-
-void http_server_conn_gone(struct http_server *s)
-{
-    if (s->stopping && s->nconns == 0 && !uv_is_closing((uv_handle_t *)&s->stop_timer)) {
+    struct http_server *s =
+        (struct http_server *)((char *)cs - offsetof(struct http_server, conns));
+    if (s->stopping && cs->n == 0 && !uv_is_closing((uv_handle_t *)&s->stop_timer)) {
         uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
     }
 }
@@ -184,28 +158,25 @@ void http_server_conn_gone(struct http_server *s)
 static void on_grace_over(uv_timer_t *t)
 {
     struct http_server *s = t->data;
-    diag(s->who, "closing %zu connection(s) still open after the grace period", s->nconns);
-    close_all(s);
+    diag(s->conns.who, "closing %zu connection(s) still open after the grace period", s->conns.n);
+    http_conns_close(&s->conns);
 }
 
-void http_server_stop(struct http_server *s, uint64_t grace_ms,
-                      void (*stopped_cb)(struct http_server *s))
+void http_server_stop(struct http_server *s, uint64_t grace_ms, struct closer stopped)
 {
     if (s->stopping) {
-        close_all(s);
+        http_conns_close(&s->conns);
+        closer_done(&stopped);
         return;
     }
     s->stopping = true;
-    s->stopped_cb = stopped_cb;
+    s->conns.stopping = true;
+    s->stopped = stopped;
     if (s->listening) {
         s->listening = false;
         uv_close((uv_handle_t *)&s->listener, on_handle_closed);
     }
-    /* Draining may close connections; they unlink themselves only in their close callbacks,
-     * so walking the list here is safe. */
-    for (struct http_conn *c = s->conns; c; c = http_conn_next(c)) {
-        http_conn_drain(c);
-    }
+    http_conns_drain(&s->conns);
     uv_timer_start(&s->stop_timer, on_grace_over, grace_ms, 0);
-    http_server_conn_gone(s);
+    on_conn_gone(&s->conns);
 }

@@ -72,7 +72,7 @@ void metrics_single(struct metrics *m, const char *name, const char *type, const
     metrics_sample(m, name, NULL, NULL, 0, v);
 }
 
-void metrics_http(struct metrics *m, const struct http_server *s)
+void metrics_http(struct metrics *m, const struct http_conns *s)
 {
     const struct http_counters *c = &s->counters;
     metrics_family(m, "downcase_http_requests_total", "counter",
@@ -84,7 +84,7 @@ void metrics_http(struct metrics *m, const struct http_server *s)
         metrics_sample(m, "downcase_http_requests_total", "code", code, (size_t)n, c->responses[i]);
     }
     metrics_single(m, "downcase_http_connections_open", "gauge", "HTTP connections open now.",
-                   s->nconns);
+                   s->n);
     metrics_single(m, "downcase_http_connections_accepted_total", "counter",
                    "HTTP connections accepted.", c->accepted);
     metrics_single(m, "downcase_http_connections_rejected_total", "counter",

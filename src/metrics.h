@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "http_server.h"
+#include "http_conn.h"
 
 /* The Content-Type of the exposition format. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -32,6 +32,6 @@ void metrics_build_info(struct metrics *m);
 void metrics_single(struct metrics *m, const char *name, const char *type, const char *help,
                     uint64_t v);
 /* The HTTP server's families: requests by status, connections, timeouts, bytes. */
-void metrics_http(struct metrics *m, const struct http_server *s);
+void metrics_http(struct metrics *m, const struct http_conns *s);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "hostport.h"
 
 #define WHO "probe"
 /* A status line longer than this is not one a server of ours sends. */
@@ -34,46 +35,19 @@ int probe_parse_url(const char *url, struct probe_target *t)
     if (alen == 0 || memchr(auth, '@', alen) != NULL) {
         return -EINVAL;
     }
-    const char *host = auth;
-    size_t hlen;
-    const char *port = NULL;
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (close == NULL) {
-            return -EINVAL;
-        }
-        host = auth + 1;
-        hlen = (size_t)(close - host);
-        if (close + 1 < rest) {
-            if (close[1] != ':') {
-                return -EINVAL;
-            }
-            port = close + 2;
-        }
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        hlen = colon ? (size_t)(colon - auth) : alen;
-        port = colon ? colon + 1 : NULL;
-    }
-    if (hlen == 0 || hlen >= sizeof t->host) {
+    struct hostport hp;
+    if (hostport_split(auth, alen, &hp) < 0 || hp.host_len >= sizeof t->host) {
         return -EINVAL;
     }
-    for (size_t i = 0; i < hlen; i++) {
-        unsigned char c = (unsigned char)host[i];
-        if (c <= 0x20 || c == 0x7F || c == '[' || c == ']' || (auth[0] != '[' && c == ':')) {
+    for (size_t i = 0; i < hp.host_len; i++) {
+        unsigned char c = (unsigned char)hp.host[i];
+        if (c <= 0x20 || c == 0x7F || c == '[' || c == ']') {
             return -EINVAL;
         }
     }
-    long portnum = 80;
-    if (port != NULL) {
-        size_t plen = (size_t)(rest - port);
-        if (plen == 0 || plen > 5 || strspn(port, "0123456789") < plen) {
-            return -EINVAL;
-        }
-        portnum = strtol(port, NULL, 10);
-        if (portnum < 1 || portnum > 65535) {
-            return -EINVAL;
-        }
+    int portnum = 80;
+    if (hp.has_port && (hostport_port(&hp, &portnum) < 0 || portnum < 1)) {
+        return -EINVAL;
     }
     /* The target is everything up to a fragment, which is never sent; "?q" alone gets "/". */
     size_t tlen = strcspn(rest, "#");
@@ -87,9 +61,9 @@ int probe_parse_url(const char *url, struct probe_target *t)
             return -EINVAL; /* would break the request line */
         }
     }
-    memcpy(t->host, host, hlen);
-    t->host[hlen] = '\0';
-    t->port = (int)portnum;
+    memcpy(t->host, hp.host, hp.host_len);
+    t->host[hp.host_len] = '\0';
+    t->port = portnum;
     t->path[0] = '/';
     memcpy(t->path + slash, rest, tlen);
     t->path[tlen + slash] = '\0';
@@ -309,10 +283,8 @@ int probe_get_status(const struct probe_target *t, int timeout_ms)
         /* Quote the start of what came, made printable so it cannot break the line. */
         char shown[41];
         size_t n = (size_t)rc < sizeof shown - 1 ? (size_t)rc : sizeof shown - 1;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char c = (unsigned char)line[i];
-            shown[i] = c < 0x20 || c >= 0x7F ? '?' : (char)c;
-        }
+        memcpy(shown, line, n);
+        diag_printable(shown, n);
         shown[n] = '\0';
         diag(WHO, "%s: reply is not HTTP/1.x (status line '%s')", where, shown);
     }

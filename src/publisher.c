@@ -9,52 +9,41 @@
 
 #include "curve.h"
 #include "diag.h"
-#include "zendpoint.h"
 
-int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struct cli_options *o)
+int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
+                   const struct publisher_config *cfg)
 {
     memset(p, 0, sizeof *p);
-    p->wire = o->wire;
-    p->topic = o->topics[0];
+    p->wire = cfg->wire;
+    p->topic = cfg->topic;
     p->topic_len = strlen(p->topic);
     /* A random id per process: a restarted publisher is a new sequence, never a gap. */
     if (getrandom(p->id, sizeof p->id, 0) != (ssize_t)sizeof p->id) {
         diag("pub", "getrandom: %s", strerror(errno));
         return -errno;
     }
-    p->sock = zmq_socket(zctx, ZMQ_PUB);
-    if (p->sock == NULL) {
-        int err = zmq_errno();
-        diag("pub", "zmq_socket(ZMQ_PUB): %s", zmq_strerror(err));
-        return -err;
-    }
+    int rc = zsock_open(&p->sock, zctx, ZMQ_PUB, "ZMQ_PUB", "pub");
     /* Options must precede bind/connect: they apply to connections made afterwards. */
-    int rc = zendpoint_set_int(p->sock, "pub", ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     if (rc == 0) {
-        rc = zendpoint_set_int(p->sock, "pub", ZMQ_LINGER, "ZMQ_LINGER", PUBLISHER_LINGER_MS);
-    }
-    if (rc == 0 && o->curve_secret) {
-        rc = curve_server(p->sock, "pub", o->curve_secret);
+        rc = zsock_set_int(&p->sock, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     }
     if (rc == 0) {
-        rc = zendpoint_tune(p->sock, "pub", ZMQ_SNDHWM, o->hwm, o->heartbeat_ms);
+        rc = zsock_set_int(&p->sock, ZMQ_LINGER, "ZMQ_LINGER", PUBLISHER_LINGER_MS);
+    }
+    if (rc == 0 && cfg->curve_secret) {
+        rc = curve_server(&p->sock, cfg->curve_secret);
     }
     if (rc == 0) {
-        rc = zendpoint_attach(p->sock, "pub", o->binds, o->nbinds, o->connects, o->nconnects);
+        rc = zsock_tune(&p->sock, ZMQ_SNDHWM, &cfg->tuning);
     }
     if (rc == 0) {
-        rc = zwatch_init(&p->watch, loop, p->sock, 0, NULL, "pub");
+        rc = zendpoint_attach(&p->sock, cfg->endpoints);
     }
-    if (rc < 0) {
-        int zero = 0;
-        zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_close(p->sock);
-        p->sock = NULL;
-        return rc;
+    if (rc == 0) {
+        rc = zsock_watch(&p->sock, loop, 0, NULL);
     }
-    p->watching = true;
-    p->watch.data = p;
-    return 0;
+    p->open = rc == 0;
+    return rc;
 }
 
 /* One attempt: 0, or the errno of the first frame ZeroMQ refused. */
@@ -66,15 +55,15 @@ static int send_once(struct publisher *p, const char *text, size_t len)
         wire_header_encode(header, p->id, p->seq + 1);
         /* With NODROP the high-water mark is checked on the first frame; once it is accepted
          * the rest of the message is too, so a message is never cut in half. */
-        rc = zmq_send(p->sock, p->topic, p->topic_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+        rc = zmq_send(p->sock.sock, p->topic, p->topic_len, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         if (rc >= 0) {
-            rc = zmq_send(p->sock, header, sizeof header, ZMQ_DONTWAIT | ZMQ_SNDMORE);
+            rc = zmq_send(p->sock.sock, header, sizeof header, ZMQ_DONTWAIT | ZMQ_SNDMORE);
         }
         if (rc >= 0) {
-            rc = zmq_send(p->sock, text, len, ZMQ_DONTWAIT);
+            rc = zmq_send(p->sock.sock, text, len, ZMQ_DONTWAIT);
         }
     } else {
-        rc = zmq_send(p->sock, text, len, ZMQ_DONTWAIT);
+        rc = zmq_send(p->sock.sock, text, len, ZMQ_DONTWAIT);
     }
     return rc < 0 ? zmq_errno() : 0;
 }
@@ -87,11 +76,11 @@ static int wait_for_room(struct publisher *p, const char *text, size_t len)
     for (uint64_t now = uv_hrtime(); err == EAGAIN && now < deadline; now = uv_hrtime()) {
         /* ZMQ_FD turns readable when a command arrives, such as the I/O thread's "room
          * again"; reading ZMQ_EVENTS takes the commands in. */
-        struct pollfd fd = {.fd = zwatch_fd(&p->watch), .events = POLLIN};
+        struct pollfd fd = {.fd = zwatch_fd(&p->sock.watch), .events = POLLIN};
         if (poll(&fd, 1, (int)((deadline - now + 999999u) / 1000000u)) < 0 && errno != EINTR) {
             break;
         }
-        (void)zwatch_events(p->sock);
+        (void)zsock_events(&p->sock);
         err = send_once(p, text, len);
     }
     return err;
@@ -122,22 +111,8 @@ int publisher_send(struct publisher *p, const char *text, size_t len)
     return 0;
 }
 
-static void on_unwatched(struct zwatch *w)
+void publisher_close(struct publisher *p, struct closer closed)
 {
-    struct publisher *p = w->data;
-    /* ZMQ_LINGER (set at creation) bounds how long zmq_ctx_term waits for queued messages. */
-    zmq_close(p->sock);
-    p->sock = NULL;
-    if (p->closed_cb) {
-        p->closed_cb(p);
-    }
-}
-
-void publisher_close(struct publisher *p, void (*closed_cb)(struct publisher *p))
-{
-    p->closed_cb = closed_cb;
-    if (p->watching) {
-        p->watching = false;
-        zwatch_close(&p->watch, on_unwatched);
-    }
+    p->open = false;
+    zsock_close(&p->sock, closed);
 }

@@ -16,18 +16,27 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "cli.h"
+#include "closer.h"
 #include "wire.h"
-#include "zwatch.h"
+#include "zendpoint.h"
+#include "zsock.h"
 
 /* How long a stopping publisher may spend handing queued messages to subscribers. */
 #define PUBLISHER_LINGER_MS 500
 /* How long a publish may wait for room in a full queue before it is refused (publisher.c). */
 #define PUBLISHER_ROOM_WAIT_MS 10
 
+/* What the command line decides about the publisher. Strings are borrowed. */
+struct publisher_config {
+    enum wire_kind wire;
+    const char *topic; /* framed only */
+    const struct zendpoints *endpoints;
+    struct zsock_tuning tuning;
+    const char *curve_secret; /* NULL: plain; else every endpoint is a CURVE server */
+};
+
 struct publisher {
-    void *sock;
-    struct zwatch watch;
+    struct zsock sock;
     enum wire_kind wire;
     const char *topic;
     size_t topic_len;
@@ -36,19 +45,18 @@ struct publisher {
     uint64_t published; /* messages ZeroMQ accepted */
     uint64_t dropped;   /* messages ZeroMQ could not queue */
     bool wait_futile;   /* the last refusal stood after waiting for room */
-    bool watching;
-    void (*closed_cb)(struct publisher *p);
-    void *data; /* the owner's */
+    bool open;          /* attached and watched: it can publish */
 };
 
-/* Creates the socket in zctx, sets its options and attaches it to the endpoints of o.
- * 0 or a negative errno (reported on stderr). On failure nothing is left open. */
-int publisher_init(struct publisher *p, uv_loop_t *loop, void *zctx, const struct cli_options *o);
+/* Creates the socket in zctx, sets its options and attaches it to its endpoints. 0 or a
+ * negative errno (reported on stderr); close it either way. */
+int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
+                   const struct publisher_config *cfg);
 /* Publishes one message; waits only as said above. 0, or -EAGAIN when ZeroMQ could not queue it
  * (counted in p->dropped), or another negative errno. */
 int publisher_send(struct publisher *p, const char *text, size_t len);
-/* Stops watching, then closes the socket with a bounded linger; closed_cb (may be NULL) runs
- * from the loop afterwards. */
-void publisher_close(struct publisher *p, void (*closed_cb)(struct publisher *p));
+/* Stops watching, then closes the socket with a bounded linger; `closed` runs afterwards
+ * (closer.h: zero-safe, idempotent). */
+void publisher_close(struct publisher *p, struct closer closed);
 
 #endif

@@ -1,40 +1,48 @@
-/* router: answers the pub's HTTP requests: /downcase/ lowercases `param` and publishes it.
+/* router: sends each HTTP request to the route registered for its path.
  *
- *   GET|HEAD /downcase/?param=TEXT  200 "lower case of TEXT is LOWER" (GET also publishes it)
- *   no param / not UTF-8            400, a plain-text reason
- *   other methods on /downcase/     405, Allow: GET, HEAD
- *   /downcase (no slash)            308 to /downcase/ with the same query, as Flask does
- *   GET|HEAD /healthz               200 "ok" while the owner says it is healthy, else 503
- *   GET|HEAD /metrics               200, the owner's counters in Prometheus text format
- *   anything else                   404
- * The sub's --metrics server uses the same router without a publisher: only the last three. */
+ * The request target is split once here: the absolute form ("http://host/path", which HTTP/1.1
+ * servers must accept) is reduced to its path, a '#fragment' is ignored, and the query is handed
+ * to the route. A path no route claims gets the owner's 404 text. Routes: the pub's use case
+ * (downcase_route.h) and the status routes every role serves (status_routes.h). */
 #ifndef DOWNCASE_ROUTER_H
 #define DOWNCASE_ROUTER_H
 
-#include "buf.h"
-#include "http_server.h"
-#include "publisher.h"
+#include <stdbool.h>
+#include <stddef.h>
 
-/* The owner's answers for /healthz and /metrics. healthy returns NULL when healthy, else the
- * reason; render appends the metrics and returns 0 or -ENOMEM. */
-struct router_status {
-    const char *(*unhealthy)(void *owner);
-    int (*render)(void *owner, struct buf *out);
-    void *owner;
+#include "http_conn.h"
+
+#define ROUTER_MAX_ROUTES 8
+
+/* What a route is given besides the request: the path and the query (NULL when none). */
+struct router_target {
+    const char *path;
+    size_t path_len;
+    const char *query;
+    size_t query_len;
 };
+
+typedef void (*route_fn)(void *ctx, const struct http_request *req, const struct router_target *t,
+                         struct http_response *res);
 
 struct router {
-    struct publisher *publisher; /* NULL: no /downcase/ route */
-    struct router_status status;
-    /* Scratch space reused by every request, so answering allocates nothing once warm. */
-    struct buf param;
-    struct buf body;
-    struct buf headers;
+    struct {
+        const char *path;
+        route_fn fn;
+        void *ctx;
+    } routes[ROUTER_MAX_ROUTES];
+    size_t n;
+    const char *not_found; /* the 404 body */
 };
 
-void router_init(struct router *r, struct publisher *publisher, struct router_status status);
-void router_finish(struct router *r);
+/* not_found: the 404 body, saying what this server does answer. */
+void router_init(struct router *r, const char *not_found);
+/* Routes requests for exactly `path` to fn. 0, or -ENOSPC past ROUTER_MAX_ROUTES. */
+int router_add(struct router *r, const char *path, route_fn fn, void *ctx);
 /* The http_handler: ctx is the router. */
 void router_handle(void *ctx, const struct http_request *req, struct http_response *res);
+
+/* For routes that only read: true for GET and HEAD, else answers 405 (Allow: GET, HEAD). */
+bool router_read_only(const struct http_request *req, struct http_response *res);
 
 #endif

@@ -13,14 +13,10 @@
 
 /* Requests answered per loop iteration before the rest of the loop gets a turn. */
 #define ZAP_BUDGET 32
-/* A CURVE request has 7 frames (RFC 27); more are read and dropped. */
-#define ZAP_FRAMES 8
 #define ZAP_MONITOR_ENDPOINT "inproc://downcase.curve-monitor"
 /* A peer can make these happen at will: one line per interval at most. */
 #define ZAP_DENY_LOG_MS 10000
 #define ZAP_ALLOW_LOG_MS 1000
-
-static const char *const who = "pub";
 
 /* Reads the allow directory. With key NULL (start-up) every entry must be a loadable public
  * certificate, and the first that is not is reported and fails the call; otherwise a bad entry
@@ -35,9 +31,9 @@ static int scan_dir(struct zap *z, const uint8_t *key, unsigned *count)
     if (d == NULL) {
         int err = errno;
         if (key == NULL) {
-            diag(who, "--curve-allow %s: %s", z->allow_dir, strerror(err));
+            diag(z->who, "--curve-allow %s: %s", z->allow_dir, strerror(err));
         } else {
-            diag_limited(&z->dir_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, who,
+            diag_limited(&z->dir_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, z->who,
                          "--curve-allow %s: %s: denying every client", z->allow_dir, strerror(err));
         }
         return -err;
@@ -59,7 +55,7 @@ static int scan_dir(struct zap *z, const uint8_t *key, unsigned *count)
         }
         if (nlen > 7 && strcmp(e->d_name + nlen - 7, "_secret") == 0) {
             if (key == NULL) {
-                diag(who,
+                diag(z->who,
                      "--curve-allow %s: skipping %s: a secret certificate (only public ones "
                      "belong here; move it away)",
                      z->allow_dir, e->d_name);
@@ -70,10 +66,10 @@ static int scan_dir(struct zap *z, const uint8_t *key, unsigned *count)
         char why[512];
         if (zcert_load(path, ZCERT_PUBLIC, &c, why, sizeof why) < 0) {
             if (key == NULL) {
-                diag(who, "--curve-allow %s: %s", path, why);
+                diag(z->who, "--curve-allow %s: %s", path, why);
                 rc = -EINVAL;
             } else {
-                diag_limited(&z->dir_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, who,
+                diag_limited(&z->dir_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, z->who,
                              "--curve-allow %s: skipped: %s", path, why);
             }
             continue;
@@ -85,7 +81,7 @@ static int scan_dir(struct zap *z, const uint8_t *key, unsigned *count)
     }
     if (rc == 0 && errno != 0) {
         rc = -errno;
-        diag(who, "--curve-allow %s: readdir: %s", z->allow_dir, strerror(-rc));
+        diag(z->who, "--curve-allow %s: readdir: %s", z->allow_dir, strerror(-rc));
     }
     closedir(d);
     return rc;
@@ -97,9 +93,9 @@ static bool frame_is(zmq_msg_t *m, const char *s)
 }
 
 /* Sends one reply frame; the request id is echoed from the request. */
-static int send_frame(void *sock, const void *data, size_t len, bool more)
+static int send_frame(struct zap *z, const void *data, size_t len, bool more)
 {
-    return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -zmq_errno() : 0;
+    return zmq_send(z->rep.sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -zmq_errno() : 0;
 }
 
 /* Decides one request: true to admit. *reason explains a refusal. */
@@ -136,32 +132,13 @@ static bool decide(struct zap *z, zmq_msg_t *f, int total, const char **status, 
 /* Answers one request. 1 when one was answered, 0 when none was queued, or a negative errno. */
 static int serve_one(struct zap *z)
 {
-    zmq_msg_t f[ZAP_FRAMES];
-    int kept = 0, total = 0, rc = 0;
-    for (;;) {
-        zmq_msg_t extra;
-        zmq_msg_t *m = kept < ZAP_FRAMES ? &f[kept] : &extra;
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, z->rep, ZMQ_DONTWAIT) < 0) {
-            int err = zmq_errno();
-            zmq_msg_close(m);
-            /* Multipart messages arrive whole: EAGAIN only comes before the first frame. */
-            rc = err == EAGAIN && total == 0 ? 0 : -err;
-            if (rc < 0 && err != ETERM) {
-                diag(who, "zap: zmq_msg_recv: %s", zmq_strerror(err));
-            }
-            goto out;
+    zmq_msg_t *f = z->frames;
+    int total = zsock_recv(&z->rep, f, ZAP_FRAMES);
+    if (total <= 0) {
+        if (total < 0 && total != -ETERM) {
+            diag(z->who, "zap: zmq_msg_recv: %s", zmq_strerror(-total));
         }
-        total++;
-        bool more = zmq_msg_more(m);
-        if (m == &extra) {
-            zmq_msg_close(m);
-        } else {
-            kept++;
-        }
-        if (!more) {
-            break;
-        }
+        return total;
     }
     const char *status, *reason = "";
     bool ok = decide(z, f, total, &status, &reason);
@@ -174,53 +151,48 @@ static int serve_one(struct zap *z)
     }
     if (ok) {
         z->allowed++;
-        diag_limited(&z->allow_limit, uv_now(z->loop), ZAP_ALLOW_LOG_MS, who,
+        diag_limited(&z->allow_limit, uv_now(z->loop), ZAP_ALLOW_LOG_MS, z->who,
                      "zap: admitted a CURVE client from %s", addr);
     } else {
         z->denied++;
         /* No key material: the address and the reason identify the client well enough. */
-        diag_limited(&z->deny_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, who,
+        diag_limited(&z->deny_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, z->who,
                      "zap: denied a client from %s: %s", addr, reason);
     }
     /* Exactly one reply per request, whatever the request was: version, request id, status
      * code, status text, user id, metadata. */
     const void *id = total >= 2 ? zmq_msg_data(&f[1]) : "";
     size_t idlen = total >= 2 ? zmq_msg_size(&f[1]) : 0;
-    rc = send_frame(z->rep, "1.0", 3, true);
+    int rc = send_frame(z, "1.0", 3, true);
     if (rc == 0) {
-        rc = send_frame(z->rep, id, idlen, true);
+        rc = send_frame(z, id, idlen, true);
     }
     if (rc == 0) {
-        rc = send_frame(z->rep, status, 3, true);
+        rc = send_frame(z, status, 3, true);
     }
     if (rc == 0) {
-        rc = send_frame(z->rep, ok ? "OK" : reason, strlen(ok ? "OK" : reason), true);
+        rc = send_frame(z, ok ? "OK" : reason, strlen(ok ? "OK" : reason), true);
     }
     if (rc == 0) {
-        rc = send_frame(z->rep, "", 0, true);
+        rc = send_frame(z, "", 0, true);
     }
     if (rc == 0) {
-        rc = send_frame(z->rep, "", 0, false);
+        rc = send_frame(z, "", 0, false);
     }
     if (rc < 0) {
         if (rc != -ETERM) {
-            diag(who, "zap: zmq_send (reply): %s", zmq_strerror(-rc));
+            diag(z->who, "zap: zmq_send (reply): %s", zmq_strerror(-rc));
         }
-    } else {
-        rc = 1;
+        return rc;
     }
-out:
-    for (int i = 0; i < kept; i++) {
-        zmq_msg_close(&f[i]);
-    }
-    return rc;
+    return 1;
 }
 
-static void on_request(struct zwatch *w)
+static void on_request(struct zsock *s)
 {
-    struct zap *z = w->data;
+    struct zap *z = s->data;
     for (int i = 0; i < ZAP_BUDGET; i++) {
-        int ev = zwatch_events(z->rep);
+        int ev = zsock_events(&z->rep);
         if (ev < 0 || !(ev & ZMQ_POLLIN) || serve_one(z) <= 0) {
             break;
         }
@@ -255,33 +227,21 @@ static void on_handshake_event(struct zmonitor *m, uint16_t event, uint32_t valu
             snprintf(other, sizeof other, "protocol error 0x%08x", (unsigned)value);
             what = other;
         }
-        diag_limited(&z->fail_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, who,
+        diag_limited(&z->fail_limit, uv_now(z->loop), ZAP_DENY_LOG_MS, z->who,
                      "curve: a client's handshake failed on %s: %s", endpoint, what);
     }
 }
 
-/* Linger 0: neither socket has anything worth delivering at exit. */
-static void *open_socket(void *zctx, int type, const char *name)
-{
-    void *s = zmq_socket(zctx, type);
-    if (s == NULL) {
-        diag(who, "zmq_socket(%s): %s", name, zmq_strerror(zmq_errno()));
-        return NULL;
-    }
-    int zero = 0;
-    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0) {
-        diag(who, "zmq_setsockopt(ZMQ_LINGER) on %s: %s", name, zmq_strerror(zmq_errno()));
-        zmq_close(s);
-        return NULL;
-    }
-    return s;
-}
-
-int zap_init(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir)
+int zap_open(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir, const char *who)
 {
     memset(z, 0, sizeof *z);
     z->loop = loop;
+    z->who = who;
     z->allow_dir = allow_dir;
+    for (size_t i = 0; i < ZAP_FRAMES; i++) {
+        zmq_msg_init(&z->frames[i]);
+    }
+    z->frames_ready = true;
     if (allow_dir) {
         unsigned count;
         int rc = scan_dir(z, NULL, &count);
@@ -295,55 +255,51 @@ int zap_init(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir)
         diag(who, "curve: no --curve-allow: every client with a valid CURVE handshake is "
                   "admitted");
     }
-    z->rep = open_socket(zctx, ZMQ_REP, "ZAP handler");
-    if (z->rep == NULL) {
-        return -EINVAL;
+    /* Linger 0: a reply not yet taken is worth nothing once the process stops. */
+    int rc = zsock_open(&z->rep, zctx, ZMQ_REP, "ZAP handler", who);
+    z->rep.data = z;
+    if (rc == 0) {
+        rc = zsock_set_int(&z->rep, ZMQ_LINGER, "ZMQ_LINGER", 0);
     }
     /* Fails with EADDRINUSE if another handler exists in this context: never ours to share. */
-    int rc = 0;
-    if (zmq_bind(z->rep, ZAP_ENDPOINT) != 0) {
+    if (rc == 0 && zmq_bind(z->rep.sock, ZAP_ENDPOINT) != 0) {
         rc = -zmq_errno();
         diag(who, "zmq_bind(%s): %s", ZAP_ENDPOINT, zmq_strerror(-rc));
     }
     if (rc == 0) {
-        rc = zwatch_init(&z->rep_watch, loop, z->rep, ZMQ_POLLIN, on_request, "pub");
+        rc = zsock_watch(&z->rep, loop, ZMQ_POLLIN, on_request);
     }
-    if (rc < 0) {
-        zmq_close(z->rep);
-        z->rep = NULL;
-        return rc;
-    }
-    z->rep_watch.data = z;
-    z->rep_watching = true;
-    return 0;
+    z->serving = rc == 0;
+    return rc;
 }
 
 int zap_watch(struct zap *z, void *zctx, void *server_sock)
 {
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-    int rc = zmonitor_init_events(&z->monitor, z->loop, zctx, server_sock, ZAP_MONITOR_ENDPOINT,
-                                  events, on_handshake_event, who);
+    int rc = zmonitor_open_events(&z->monitor, z->loop, zctx, server_sock, ZAP_MONITOR_ENDPOINT,
+                                  events, on_handshake_event, z->who);
     z->monitor.data = z;
     return rc;
 }
 
-/* The zmq socket is closed only once libuv let go of its fd (zwatch.h). */
-static void on_rep_unwatched(struct zwatch *w)
+void zap_close(struct zap *z, struct closer closed)
 {
-    struct zap *z = w->data;
-    zmq_close(z->rep);
-    z->rep = NULL;
-}
-
-void zap_close(struct zap *z)
-{
-    if (z->rep_watching) {
-        diag(who, "curve: stopped: %llu clients admitted, %llu denied, %llu failed handshakes",
+    if (z->serving) {
+        z->serving = false;
+        diag(z->who, "curve: stopped: %llu clients admitted, %llu denied, %llu failed handshakes",
              (unsigned long long)z->allowed, (unsigned long long)z->denied,
              (unsigned long long)z->failed);
-        z->rep_watching = false;
-        zwatch_close(&z->rep_watch, on_rep_unwatched);
     }
-    zmonitor_close(&z->monitor, NULL);
+    if (z->frames_ready) {
+        /* No request is served once the socket's watch is asked to close. */
+        for (size_t i = 0; i < ZAP_FRAMES; i++) {
+            zmq_msg_close(&z->frames[i]);
+        }
+        z->frames_ready = false;
+    }
+    barrier_init(&z->closing, closed);
+    zmonitor_close(&z->monitor, barrier_take(&z->closing));
+    zsock_close(&z->rep, barrier_take(&z->closing));
+    barrier_release(&z->closing);
 }

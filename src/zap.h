@@ -26,19 +26,26 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "closer.h"
 #include "diag.h"
 #include "zmonitor.h"
-#include "zwatch.h"
+#include "zsock.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 
+/* ZAP's frames kept per request: a CURVE request has 7 (RFC 27); more are read and dropped. */
+#define ZAP_FRAMES 8
+
 struct zap {
     uv_loop_t *loop;
+    const char *who;
     const char *allow_dir; /* NULL: every client with a valid CURVE handshake is admitted */
-    void *rep;             /* the handler */
-    struct zwatch rep_watch;
-    bool rep_watching;
+    struct zsock rep;      /* the handler */
+    zmq_msg_t frames[ZAP_FRAMES];
+    bool frames_ready;
+    bool serving;            /* opened in full: its counters are worth a summary at close */
     struct zmonitor monitor; /* the server socket's handshake failures */
+    struct barrier closing;
     /* Counters, for the stop summary and /metrics. */
     uint64_t allowed; /* ZAP requests admitted */
     uint64_t denied;  /* ZAP requests refused: key not allowed, malformed request */
@@ -51,16 +58,15 @@ struct zap {
 
 /* Checks the allow directory (every certificate in it must load; reported), then binds the
  * handler in zctx and watches it on loop. Call before any CURVE server socket is created. 0 or
- * a negative errno (reported); on failure nothing is left open. */
-int zap_init(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir);
+ * a negative errno (reported); close it either way. */
+int zap_open(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir, const char *who);
 
 /* Watches server_sock's handshake failures (counted in z->failed). Call right after the socket
  * is attached; failures before the call are not counted. 0 or a negative errno (reported). */
 int zap_watch(struct zap *z, void *zctx, void *server_sock);
 
-/* Reports the counters, stops watching and closes the sockets (from the loop's close
- * callbacks, so run the loop afterwards, before zmq_ctx_term). Safe on a zeroed struct and on
- * one whose zap_init failed. */
-void zap_close(struct zap *z);
+/* Reports the counters (when it served), stops watching and closes the sockets; `closed` runs
+ * afterwards (closer.h: zero-safe, idempotent). Call before closing the server socket. */
+void zap_close(struct zap *z, struct closer closed);
 
 #endif

@@ -5,43 +5,26 @@
 #include <netdb.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <zmq.h>
 
 #include "diag.h"
+#include "hostport.h"
 
-int zendpoint_set_int(void *sock, const char *who, int option, const char *name, int value)
+void zendpoint_split(const char *const *given, size_t n, bool bind_default, struct zendpoints *out)
 {
-    if (zmq_setsockopt(sock, option, &value, sizeof value) != 0) {
-        int err = zmq_errno();
-        diag(who, "zmq_setsockopt(%s, %d): %s", name, value, zmq_strerror(err));
-        return -err;
-    }
-    return 0;
-}
-
-int zendpoint_tune(void *sock, const char *who, int hwm_option, int hwm, uint64_t heartbeat_ms)
-{
-    int rc = zendpoint_set_int(sock, who, hwm_option,
-                               hwm_option == ZMQ_SNDHWM ? "ZMQ_SNDHWM" : "ZMQ_RCVHWM", hwm);
-    if (rc == 0) {
-        rc = zendpoint_set_int(sock, who, ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX",
-                               ZENDPOINT_RECONNECT_MAX_MS);
-    }
-    if (rc == 0 && heartbeat_ms > 0) {
-        /* The command line caps durations at a day, well inside int milliseconds. */
-        int ivl = (int)heartbeat_ms;
-        rc = zendpoint_set_int(sock, who, ZMQ_HEARTBEAT_IVL, "ZMQ_HEARTBEAT_IVL", ivl);
-        if (rc == 0) {
-            rc = zendpoint_set_int(sock, who, ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT",
-                                   3 * ivl);
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n && i < ZENDPOINT_MAX; i++) {
+        const char *e = given[i];
+        bool bind = bind_default;
+        if (*e == '@' || *e == '>') {
+            bind = *e == '@';
+            e++;
         }
-        if (rc == 0) {
-            /* The TTL travels in the PING in tenths of a second, at most 6553.5 s. */
-            int ttl = 3 * ivl < 6553500 ? 3 * ivl : 6553500;
-            rc = zendpoint_set_int(sock, who, ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL", ttl);
+        if (bind) {
+            out->binds[out->nbinds++] = e;
+        } else {
+            out->connects[out->nconnects++] = e;
         }
     }
-    return rc;
 }
 
 /* Resolves the host of a tcp:// endpoint ("tcp://host:port", "tcp://[v6]:port", optionally
@@ -56,20 +39,14 @@ static int check_tcp_host(const char *who, const char *endpoint)
     if (semi) {
         addr = semi + 1;
     }
+    struct hostport hp;
     char host[256];
-    const char *end;
-    if (addr[0] == '[') {
-        addr++;
-        end = strchr(addr, ']');
-    } else {
-        end = strrchr(addr, ':');
-    }
-    if (end == NULL || (size_t)(end - addr) >= sizeof host || end == addr) {
+    if (hostport_split(addr, strlen(addr), &hp) < 0 || hp.host_len >= sizeof host) {
         /* Leave malformed addresses to libzmq, which says what is wrong. */
         return 0;
     }
-    memcpy(host, addr, (size_t)(end - addr));
-    host[end - addr] = '\0';
+    memcpy(host, hp.host, hp.host_len);
+    host[hp.host_len] = '\0';
     if (strcmp(host, "*") == 0) {
         return 0;
     }
@@ -88,7 +65,7 @@ static int check_tcp_host(const char *who, const char *endpoint)
 /* ZMQ_IPV6 is read when bind/connect is called, so it can differ per endpoint: on for '*' (a
  * dual-stack wildcard) and for bracketed IPv6 literals, off otherwise, so that an IPv4 address
  * stays IPv4 (not ::ffff:127.0.0.1) and a name resolves as libzmq does by default. */
-static int set_ipv6_for(void *sock, const char *who, const char *endpoint)
+static int set_ipv6_for(struct zsock *z, const char *endpoint)
 {
     const char *addr = strstr(endpoint, "://");
     addr = addr ? addr + 3 : endpoint;
@@ -97,55 +74,49 @@ static int set_ipv6_for(void *sock, const char *who, const char *endpoint)
         addr = semi + 1;
     }
     int on = strncmp(endpoint, "tcp://", 6) == 0 && (addr[0] == '[' || addr[0] == '*');
-    if (zmq_setsockopt(sock, ZMQ_IPV6, &on, sizeof on) != 0) {
-        int err = zmq_errno();
-        diag(who, "zmq_setsockopt(ZMQ_IPV6) for %s: %s", endpoint, zmq_strerror(err));
-        return -err;
-    }
-    return 0;
+    return zsock_set_int(z, ZMQ_IPV6, "ZMQ_IPV6", on);
 }
 
-static void announce(void *sock, const char *who, const char *verb, const char *endpoint)
+static void announce(struct zsock *z, const char *verb, const char *endpoint)
 {
     char last[1024];
     size_t len = sizeof last;
     /* For a bind, ZMQ_LAST_ENDPOINT has the real port when '*' or 0 was asked for. */
-    if (strcmp(verb, "bind") == 0 && zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &len) == 0) {
-        diag(who, "zmq %s %s", verb, last);
+    if (strcmp(verb, "bind") == 0 && zmq_getsockopt(z->sock, ZMQ_LAST_ENDPOINT, last, &len) == 0) {
+        diag(z->who, "zmq %s %s", verb, last);
     } else {
-        diag(who, "zmq %s %s", verb, endpoint);
+        diag(z->who, "zmq %s %s", verb, endpoint);
     }
 }
 
-int zendpoint_attach(void *sock, const char *who, const char *const *binds, size_t nbinds,
-                     const char *const *connects, size_t nconnects)
+int zendpoint_attach(struct zsock *z, const struct zendpoints *e)
 {
-    for (size_t i = 0; i < nbinds; i++) {
-        int rc = set_ipv6_for(sock, who, binds[i]);
+    for (size_t i = 0; i < e->nbinds; i++) {
+        int rc = set_ipv6_for(z, e->binds[i]);
         if (rc < 0) {
             return rc;
         }
-        if (zmq_bind(sock, binds[i]) != 0) {
+        if (zmq_bind(z->sock, e->binds[i]) != 0) {
             int err = zmq_errno();
-            diag(who, "zmq_bind(%s): %s", binds[i], zmq_strerror(err));
+            diag(z->who, "zmq_bind(%s): %s", e->binds[i], zmq_strerror(err));
             return -err;
         }
-        announce(sock, who, "bind", binds[i]);
+        announce(z, "bind", e->binds[i]);
     }
-    for (size_t i = 0; i < nconnects; i++) {
-        int rc = check_tcp_host(who, connects[i]);
+    for (size_t i = 0; i < e->nconnects; i++) {
+        int rc = check_tcp_host(z->who, e->connects[i]);
         if (rc == 0) {
-            rc = set_ipv6_for(sock, who, connects[i]);
+            rc = set_ipv6_for(z, e->connects[i]);
         }
         if (rc < 0) {
             return rc;
         }
-        if (zmq_connect(sock, connects[i]) != 0) {
+        if (zmq_connect(z->sock, e->connects[i]) != 0) {
             int err = zmq_errno();
-            diag(who, "zmq_connect(%s): %s", connects[i], zmq_strerror(err));
+            diag(z->who, "zmq_connect(%s): %s", e->connects[i], zmq_strerror(err));
             return -err;
         }
-        announce(sock, who, "connect", connects[i]);
+        announce(z, "connect", e->connects[i]);
     }
     return 0;
 }

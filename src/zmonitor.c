@@ -18,7 +18,7 @@ static int receive(struct zmonitor *m, uint16_t *event, uint32_t *value, char *e
                    size_t size)
 {
     uint8_t head[6];
-    int n = zmq_recv(m->pair, head, sizeof head, ZMQ_DONTWAIT);
+    int n = zmq_recv(m->pair.sock, head, sizeof head, ZMQ_DONTWAIT);
     if (n < 0) {
         return -zmq_errno();
     }
@@ -30,10 +30,10 @@ static int receive(struct zmonitor *m, uint16_t *event, uint32_t *value, char *e
     }
     int more = 0;
     size_t len = sizeof more;
-    zmq_getsockopt(m->pair, ZMQ_RCVMORE, &more, &len);
+    zmq_getsockopt(m->pair.sock, ZMQ_RCVMORE, &more, &len);
     endpoint[0] = '\0';
     if (more) {
-        n = zmq_recv(m->pair, endpoint, size - 1, 0);
+        n = zmq_recv(m->pair.sock, endpoint, size - 1, 0);
         if (n < 0) {
             return -zmq_errno();
         }
@@ -68,9 +68,9 @@ static void count_peers(struct zmonitor *m, uint16_t event, uint32_t value, cons
     }
 }
 
-static void on_event(struct zwatch *w)
+static void on_event(struct zsock *z)
 {
-    struct zmonitor *m = w->data;
+    struct zmonitor *m = z->data;
     for (int i = 0; i < ZMONITOR_BUDGET; i++) {
         uint16_t event = 0;
         uint32_t value = 0;
@@ -80,19 +80,15 @@ static void on_event(struct zwatch *w)
         }
         /* The endpoint came from libzmq, but a peer's address is text we print: keep it one
          * line whatever it holds. */
-        for (char *c = endpoint; *c; c++) {
-            if ((unsigned char)*c < 0x20 || *c == 0x7F) {
-                *c = '?';
-            }
-        }
+        diag_printable(endpoint, strlen(endpoint));
         m->cb(m, event, value, endpoint);
     }
 }
 
-int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
+int zmonitor_open(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
                   const char *who)
 {
-    return zmonitor_init_events(m, loop, zctx, target, name,
+    return zmonitor_open_events(m, loop, zctx, target, name,
                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
@@ -100,66 +96,39 @@ int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
                                 count_peers, who);
 }
 
-int zmonitor_init_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
+int zmonitor_open_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
                          const char *name, int events, zmonitor_cb cb, const char *who)
 {
     memset(m, 0, sizeof *m);
     m->loop = loop;
     m->who = who;
-    m->target = target;
     m->cb = cb;
     if (zmq_socket_monitor(target, name, events) != 0) {
         int err = zmq_errno();
         diag(who, "zmq_socket_monitor(%s): %s", name, zmq_strerror(err));
         return -err;
     }
-    m->pair = zmq_socket(zctx, ZMQ_PAIR);
-    int zero = 0;
-    int rc = m->pair ? 0 : -zmq_errno();
-    if (rc == 0 && zmq_setsockopt(m->pair, ZMQ_LINGER, &zero, sizeof zero) != 0) {
-        rc = -zmq_errno();
+    m->target = target;
+    int rc = zsock_open(&m->pair, zctx, ZMQ_PAIR, "monitor PAIR", who);
+    m->pair.data = m;
+    if (rc == 0) {
+        rc = zsock_set_int(&m->pair, ZMQ_LINGER, "ZMQ_LINGER", 0);
     }
-    if (rc == 0 && zmq_connect(m->pair, name) != 0) {
+    if (rc == 0 && zmq_connect(m->pair.sock, name) != 0) {
         rc = -zmq_errno();
-    }
-    if (rc < 0) {
         diag(who, "monitor socket %s: %s", name, zmq_strerror(-rc));
-    } else {
-        rc = zwatch_init(&m->watch, loop, m->pair, ZMQ_POLLIN, on_event, who);
     }
-    if (rc < 0) {
-        zmq_socket_monitor(target, NULL, 0);
-        if (m->pair) {
-            zmq_close(m->pair);
-            m->pair = NULL;
-        }
-        return rc;
+    if (rc == 0) {
+        rc = zsock_watch(&m->pair, loop, ZMQ_POLLIN, on_event);
     }
-    m->watch.data = m;
-    m->watching = true;
-    return 0;
+    return rc;
 }
 
-static void on_unwatched(struct zwatch *w)
+void zmonitor_close(struct zmonitor *m, struct closer closed)
 {
-    struct zmonitor *m = w->data;
-    zmq_close(m->pair);
-    m->pair = NULL;
-    if (m->closed_cb) {
-        m->closed_cb(m);
+    if (m->target) {
+        zmq_socket_monitor(m->target, NULL, 0);
+        m->target = NULL;
     }
-}
-
-void zmonitor_close(struct zmonitor *m, void (*closed_cb)(struct zmonitor *m))
-{
-    m->closed_cb = closed_cb;
-    if (!m->watching) {
-        if (closed_cb) {
-            closed_cb(m);
-        }
-        return;
-    }
-    m->watching = false;
-    zmq_socket_monitor(m->target, NULL, 0);
-    zwatch_close(&m->watch, on_unwatched);
+    zsock_close(&m->pair, closed);
 }

@@ -14,8 +14,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "closer.h"
 #include "diag.h"
-#include "zwatch.h"
+#include "zsock.h"
 
 struct zmonitor;
 /* One event: its number, its value (zmq_socket_monitor(3)) and the endpoint, made printable. */
@@ -23,10 +24,8 @@ typedef void (*zmonitor_cb)(struct zmonitor *m, uint16_t event, uint32_t value,
                             const char *endpoint);
 
 struct zmonitor {
-    void *target; /* the monitored socket */
-    void *pair;   /* the inproc PAIR that receives its events */
-    struct zwatch watch;
-    bool watching;
+    void *target;      /* the monitored socket; NULL until monitoring starts */
+    struct zsock pair; /* the inproc PAIR that receives its events */
     uv_loop_t *loop;
     const char *who;
     zmonitor_cb cb;
@@ -35,23 +34,22 @@ struct zmonitor {
     uint64_t failing; /* connections whose handshake failed and that have not ended yet */
     struct diag_limit up_limit;
     struct diag_limit down_limit;
-    void (*closed_cb)(struct zmonitor *m);
     void *data; /* the owner's */
 };
 
 /* Starts monitoring `target` (a socket of zctx) under the inproc name `name` (unique in the
- * context) for peers up and down. 0 or a negative errno (reported); on failure nothing is left
- * open. */
-int zmonitor_init(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
+ * context) for peers up and down. 0 or a negative errno (reported); close it either way. */
+int zmonitor_open(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
                   const char *who);
 /* The same for `events` (ZMQ_EVENT_* bits), each handed to cb from the loop; set m->data after
  * the call. */
-int zmonitor_init_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
+int zmonitor_open_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
                          const char *name, int events, zmonitor_cb cb, const char *who);
-/* Peers connected now (zmonitor_init). */
+/* Peers connected now (zmonitor_open). */
 uint64_t zmonitor_connected(const struct zmonitor *m);
-/* Stops monitoring and closes the PAIR; closed_cb (may be NULL) runs from the loop afterwards.
- * Call before closing the target socket. */
-void zmonitor_close(struct zmonitor *m, void (*closed_cb)(struct zmonitor *m));
+/* Stops monitoring and closes the PAIR; `closed` runs afterwards (closer.h: zero-safe,
+ * idempotent). Call before closing the target socket: the target stops publishing events at
+ * once. */
+void zmonitor_close(struct zmonitor *m, struct closer closed);
 
 #endif

@@ -95,7 +95,6 @@ int zwatch_init(struct zwatch *w, uv_loop_t *loop, void *sock, int want, zwatch_
     rc = uv_poll_start(&w->poll, UV_READABLE, on_poll);
     if (rc < 0) {
         diag(who, "uv_poll_start(ZMQ_FD %d): %s", fd, uv_strerror(rc));
-        zwatch_close(w, NULL);
         return rc;
     }
     if (want != 0) {
@@ -108,15 +107,25 @@ int zwatch_init(struct zwatch *w, uv_loop_t *loop, void *sock, int want, zwatch_
 static void on_handle_closed(uv_handle_t *h)
 {
     struct zwatch *w = h->data;
-    if (--w->open_handles == 0 && w->close_cb) {
-        w->close_cb(w);
+    if (--w->open_handles == 0) {
+        closer_done(&w->closed);
     }
 }
 
-void zwatch_close(struct zwatch *w, zwatch_cb close_cb)
+void zwatch_close(struct zwatch *w, struct closer closed)
 {
-    w->close_cb = close_cb;
     w->cb = NULL;
+    if (w->closing) {
+        /* A second close: the first one's completion still waits for the handles. */
+        closer_done(&closed);
+        return;
+    }
+    w->closing = true;
+    w->closed = closed;
+    if (w->open_handles == 0) {
+        closer_done(&w->closed);
+        return;
+    }
     uv_close((uv_handle_t *)&w->poll, on_handle_closed);
     uv_close((uv_handle_t *)&w->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&w->check, on_handle_closed);

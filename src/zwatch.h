@@ -30,7 +30,10 @@
 #ifndef DOWNCASE_ZWATCH_H
 #define DOWNCASE_ZWATCH_H
 
+#include <stdbool.h>
 #include <uv.h>
+
+#include "closer.h"
 
 struct zwatch;
 typedef void (*zwatch_cb)(struct zwatch *w);
@@ -43,18 +46,22 @@ struct zwatch {
     void *sock;
     int want;     /* ZMQ_POLLIN or 0 */
     zwatch_cb cb; /* called from the check phase when a wanted event is pending */
-    zwatch_cb close_cb;
+    struct closer closed;
     void *data;      /* the owner's */
     const char *who; /* role, for diagnostics */
     int open_handles;
+    bool closing;
 };
 
-/* Starts watching `sock`. 0 or a negative errno (reported). */
+/* Starts watching `sock`. 0 or a negative errno (reported). On failure the handles already made
+ * stay until zwatch_close, which must be called as always: libuv may hold the fd until then. */
 int zwatch_init(struct zwatch *w, uv_loop_t *loop, void *sock, int want, zwatch_cb cb,
                 const char *who);
-/* Stops watching and closes the handles; close_cb (may be NULL) runs once all are closed, from
- * the loop. The zmq socket is not touched: close it afterwards. */
-void zwatch_close(struct zwatch *w, zwatch_cb close_cb);
+/* Stops watching and closes the handles; `closed` runs once all are closed (closer.h: at once
+ * on a zeroed watch or one whose init made no handle). A second close completes its own
+ * closer at once, the first still waits for the handles. The zmq socket is not
+ * touched: close it from `closed`, once libuv has let go of its fd. */
+void zwatch_close(struct zwatch *w, struct closer closed);
 /* ZMQ_EVENTS of sock, retried on EINTR: the event mask, or a negative errno (ETERM...). */
 int zwatch_events(void *sock);
 /* The ZMQ_FD being watched (for a caller that must sleep on it outside the loop). */

@@ -201,8 +201,8 @@ static void test_pub_defaults(void)
         CHECK(!o.help && !o.version);
         CHECK(strcmp(o.listen_host, "0.0.0.0") == 0);
         CHECK(o.listen_port == 5000);
-        CHECK(o.nbinds == 1 && strcmp(o.binds[0], "tcp://*:4444") == 0);
-        CHECK(o.nconnects == 0);
+        CHECK(o.endpoints.nbinds == 1 && strcmp(o.endpoints.binds[0], "tcp://*:4444") == 0);
+        CHECK(o.endpoints.nconnects == 0);
         CHECK(o.wire == WIRE_PLAIN);
         CHECK(o.ntopics == 1 && strcmp(o.topics[0], "downcase") == 0);
         buf_finish(&err);
@@ -215,8 +215,9 @@ static void test_sub_defaults(void)
     struct buf err = {0};
     CHECK(parse(ARGS("--role=sub"), &o, &err) == 0);
     CHECK(o.role == CLI_ROLE_SUB);
-    CHECK(o.nconnects == 1 && strcmp(o.connects[0], "tcp://127.0.0.1:4444") == 0);
-    CHECK(o.nbinds == 0);
+    CHECK(o.endpoints.nconnects == 1 &&
+          strcmp(o.endpoints.connects[0], "tcp://127.0.0.1:4444") == 0);
+    CHECK(o.endpoints.nbinds == 0);
     CHECK(o.log_path != NULL && strcmp(o.log_path, "-") == 0);
     CHECK(o.log_format == LOGLINE_TEXT);
     CHECK(o.expect == CLI_EXPECT_ANY);
@@ -238,7 +239,7 @@ static void test_relay(void)
           strcmp(o.upstreams[1], "@tcp://*:4445") == 0);
     CHECK(o.ndownstreams == 2 && strcmp(o.downstreams[0], "@tcp://*:4446") == 0 &&
           strcmp(o.downstreams[1], ">ipc://x") == 0);
-    CHECK(o.nbinds == 0 && o.nconnects == 0);
+    CHECK(o.endpoints.nbinds == 0 && o.endpoints.nconnects == 0);
     CHECK(o.metrics_port == 0 && o.hwm == 5);
     buf_finish(&err);
 }
@@ -248,17 +249,17 @@ static void test_limits(void)
     struct cli_options o;
     struct buf err = {0};
     CHECK(parse(ARGS("--role=pub"), &o, &err) == 0);
-    CHECK(o.max_header_bytes == 8192 && o.max_body_bytes == 65536);
-    CHECK(o.header_timeout_ms == 10000 && o.idle_timeout_ms == 60000);
-    CHECK(o.max_connections == 10000 && o.hwm == 10000 && o.heartbeat_ms == 2000);
+    CHECK(o.limits.max_header_bytes == 8192 && o.limits.max_body_bytes == 65536);
+    CHECK(o.limits.header_timeout_ms == 10000 && o.limits.idle_timeout_ms == 60000);
+    CHECK(o.limits.max_connections == 10000 && o.hwm == 10000 && o.heartbeat_ms == 2000);
     CHECK(o.metrics_port == -1);
     CHECK(parse(ARGS("--role=pub", "--max-header-bytes=16k", "--max-body-bytes", "1m",
                      "--header-timeout=500ms", "--idle-timeout=2m", "--max-connections=7",
                      "--hwm=3", "--heartbeat=0"),
                 &o, &err) == 0);
-    CHECK(o.max_header_bytes == 16384 && o.max_body_bytes == 1048576);
-    CHECK(o.header_timeout_ms == 500 && o.idle_timeout_ms == 120000);
-    CHECK(o.max_connections == 7 && o.hwm == 3 && o.heartbeat_ms == 0);
+    CHECK(o.limits.max_header_bytes == 16384 && o.limits.max_body_bytes == 1048576);
+    CHECK(o.limits.header_timeout_ms == 500 && o.limits.idle_timeout_ms == 120000);
+    CHECK(o.limits.max_connections == 7 && o.hwm == 3 && o.heartbeat_ms == 0);
     CHECK(parse(ARGS("--role=sub", "--metrics=[::1]:9100", "--log-backlog=4K", "--heartbeat=3s"),
                 &o, &err) == 0);
     CHECK(strcmp(o.metrics_host, "::1") == 0 && o.metrics_port == 9100);
@@ -293,9 +294,11 @@ static void test_values(void)
 
     /* An endpoint of either kind replaces the role's default endpoint. */
     CHECK(parse(ARGS("--role=pub", "--connect=tcp://h:1"), &o, &err) == 0);
-    CHECK(o.nbinds == 0 && o.nconnects == 1 && strcmp(o.connects[0], "tcp://h:1") == 0);
+    CHECK(o.endpoints.nbinds == 0 && o.endpoints.nconnects == 1 &&
+          strcmp(o.endpoints.connects[0], "tcp://h:1") == 0);
     CHECK(parse(ARGS("--role=sub", "--bind", "ipc:///tmp/x"), &o, &err) == 0);
-    CHECK(o.nconnects == 0 && o.nbinds == 1 && strcmp(o.binds[0], "ipc:///tmp/x") == 0);
+    CHECK(o.endpoints.nconnects == 0 && o.endpoints.nbinds == 1 &&
+          strcmp(o.endpoints.binds[0], "ipc:///tmp/x") == 0);
 
     CHECK(parse(ARGS("--role=pub", "--wire=framed", "--topic", "news"), &o, &err) == 0);
     CHECK(o.wire == WIRE_FRAMED && o.ntopics == 1 && strcmp(o.topics[0], "news") == 0);
@@ -342,7 +345,7 @@ static void test_values(void)
     /* A failed parse followed by a good one: nothing of the first is left in the options. */
     CHECK(parse(ARGS("--role=sub", "--bind=tcp://*:9", "--wire=bad"), &o, &err) == -EINVAL);
     CHECK(parse(ARGS("--role=sub"), &o, &err) == 0);
-    CHECK(o.nbinds == 0 && o.nconnects == 1 && o.expect == CLI_EXPECT_ANY);
+    CHECK(o.endpoints.nbinds == 0 && o.endpoints.nconnects == 1 && o.expect == CLI_EXPECT_ANY);
     buf_finish(&err);
 }
 
@@ -438,8 +441,10 @@ static void test_repeatable(void)
             int rc = cli_parse(a.n, a.v, &o, &err);
             if (count <= 64) {
                 CHECK(rc == 0);
-                const char *const *list = f == 0 ? o.binds : f == 1 ? o.connects : o.topics;
-                size_t n = f == 0 ? o.nbinds : f == 1 ? o.nconnects : o.ntopics;
+                const char *const *list = f == 0   ? o.endpoints.binds
+                                          : f == 1 ? o.endpoints.connects
+                                                   : o.topics;
+                size_t n = f == 0 ? o.endpoints.nbinds : f == 1 ? o.endpoints.nconnects : o.ntopics;
                 CHECK(n == (size_t)count);
                 int wrong = 0;
                 for (size_t k = 0; k < n && k < (size_t)count; k++) {

@@ -94,9 +94,9 @@ static void on_iteration(uv_prepare_t *h)
     t->iteration_count++;
 }
 
-static void on_closed(struct zwatch *w)
+static void on_closed(void *arg)
 {
-    struct t *t = w->data;
+    struct t *t = arg;
     t->closed++;
 }
 
@@ -108,8 +108,8 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void finish(struct t *t)
 {
-    zwatch_close(&t->pub_watch, on_closed);
-    zwatch_close(&t->sub_watch, on_closed);
+    zwatch_close(&t->pub_watch, (struct closer){on_closed, t});
+    zwatch_close(&t->sub_watch, (struct closer){on_closed, t});
     uv_close((uv_handle_t *)&t->timer, on_handle_closed);
     uv_close((uv_handle_t *)&t->iterations, on_handle_closed);
 }

@@ -1,0 +1,85 @@
+/* subscriber: the sub role's ZeroMQ SUB socket, the mirror of publisher.h.
+ *
+ * Data flow: ZMQ_FD ready -> zwatch check -> subscriber_drain receives up to a budget of whole
+ * messages -> each is told apart by layout (wire.h; a message of neither layout is counted and
+ * reported, rate-limited, and dropped) -> a framed message's sequence number is checked against
+ * its publisher's last (seqtrack.h), and a jump is handed on as a gap before the message ->
+ * the owner's sink gets the message, then, once per batch, batch_end (the sub writes its log
+ * there, once per batch rather than per message). The socket's peers are monitored
+ * (zmonitor.h: "peer ... up/down"). */
+#ifndef DOWNCASE_SUBSCRIBER_H
+#define DOWNCASE_SUBSCRIBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <uv.h>
+
+#include "closer.h"
+#include "diag.h"
+#include "seqtrack.h"
+#include "wire.h"
+#include "zendpoint.h"
+#include "zmonitor.h"
+#include "zsock.h"
+
+/* Messages handled per loop iteration before HTTP and signals get a turn. */
+#define SUBSCRIBER_BUDGET 512
+/* The frames of the message being received; a layout has at most three. */
+#define SUBSCRIBER_MAX_FRAMES 3
+
+/* What the command line decides about the subscriber. Strings are borrowed. */
+struct subscriber_config {
+    const char *const *topics; /* prefixes subscribed to; none: everything */
+    size_t ntopics;
+    bool expect_any;       /* --wire not given */
+    enum wire_kind expect; /* else the layout expected: the other is logged, said once */
+    const struct zendpoints *endpoints;
+    struct zsock_tuning tuning;
+    const char *curve_secret; /* both or neither: a CURVE client of the publishers */
+    const char *curve_server;
+};
+
+/* Where received messages go; every call is from the loop. */
+struct subscriber_sink {
+    /* `lost` messages of publisher id are missing before the message that follows. */
+    void (*gap)(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
+                const struct timespec *now);
+    void (*message)(void *ctx, const struct wire_msg *m, const struct timespec *now);
+    /* A batch of messages ended (the loop is about to do something else). */
+    void (*batch_end)(void *ctx);
+    void *ctx;
+};
+
+struct subscriber {
+    struct zsock sock;
+    struct zmonitor monitor;
+    struct seqtrack seq;
+    uv_loop_t *loop;
+    struct subscriber_sink sink;
+    bool expect_any;
+    enum wire_kind expect;
+    zmq_msg_t frames[SUBSCRIBER_MAX_FRAMES];
+    bool frames_ready;
+    uint64_t received;
+    uint64_t malformed;
+    bool warned_layout;
+    struct diag_limit malformed_limit;
+    struct diag_limit gap_limit;
+    struct barrier closing;
+};
+
+/* Creates the socket in zctx (options, subscriptions, monitor, endpoints, watch, in that
+ * order). 0 or a negative errno (reported); close it either way. */
+int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
+                    const struct subscriber_config *cfg, struct subscriber_sink sink);
+/* Receives and hands on up to `budget` messages (without batch_end). Returns how many were
+ * received. */
+unsigned subscriber_drain(struct subscriber *s, unsigned budget);
+/* Stops receiving, closes the monitor and the socket; `closed` runs afterwards (closer.h). */
+void subscriber_close(struct subscriber *s, struct closer closed);
+/* Frees what is left once closed (the sequence table, kept for the final report). */
+void subscriber_finish(struct subscriber *s);
+
+#endif
