@@ -72,6 +72,13 @@ void metrics_single(struct metrics *m, const char *name, const char *type, const
     metrics_sample(m, name, NULL, NULL, 0, v);
 }
 
+void metrics_rows(struct metrics *m, const struct metrics_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        metrics_single(m, rows[i].name, rows[i].type, rows[i].help, rows[i].value);
+    }
+}
+
 void metrics_http(struct metrics *m, const struct http_conns *s)
 {
     const struct http_counters *c = &s->counters;
@@ -83,20 +90,20 @@ void metrics_http(struct metrics *m, const struct http_conns *s)
                                         : snprintf(code, sizeof code, "other");
         metrics_sample(m, "downcase_http_requests_total", "code", code, (size_t)n, c->responses[i]);
     }
-    metrics_single(m, "downcase_http_connections_open", "gauge", "HTTP connections open now.",
-                   s->n);
-    metrics_single(m, "downcase_http_connections_accepted_total", "counter",
-                   "HTTP connections accepted.", c->accepted);
-    metrics_single(m, "downcase_http_connections_rejected_total", "counter",
-                   "HTTP connections closed at once because --max-connections were open.",
-                   c->rejected);
-    metrics_single(m, "downcase_http_request_timeouts_total", "counter",
-                   "Requests answered 408 because their headers or body did not arrive in time.",
-                   c->header_timeouts);
-    metrics_single(m, "downcase_http_idle_closed_total", "counter",
-                   "HTTP connections closed by the idle timeout.", c->idle_closed);
-    metrics_single(m, "downcase_http_received_bytes_total", "counter",
-                   "Bytes received from HTTP clients.", c->bytes_in);
-    metrics_single(m, "downcase_http_sent_bytes_total", "counter", "Bytes sent to HTTP clients.",
-                   c->bytes_out);
+    const struct metrics_row rows[] = {
+        {"downcase_http_connections_open", "gauge", "HTTP connections open now.", s->n},
+        {"downcase_http_connections_accepted_total", "counter", "HTTP connections accepted.",
+         c->accepted},
+        {"downcase_http_connections_rejected_total", "counter",
+         "HTTP connections closed at once because --max-connections were open.", c->rejected},
+        {"downcase_http_request_timeouts_total", "counter",
+         "Requests answered 408 because their headers or body did not arrive in time.",
+         c->header_timeouts},
+        {"downcase_http_idle_closed_total", "counter",
+         "HTTP connections closed by the idle timeout.", c->idle_closed},
+        {"downcase_http_received_bytes_total", "counter", "Bytes received from HTTP clients.",
+         c->bytes_in},
+        {"downcase_http_sent_bytes_total", "counter", "Bytes sent to HTTP clients.", c->bytes_out},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
 }

@@ -31,6 +31,16 @@ void metrics_build_info(struct metrics *m);
 /* A family with one unlabelled sample. */
 void metrics_single(struct metrics *m, const char *name, const char *type, const char *help,
                     uint64_t v);
+/* One unlabelled family, for tables of them. */
+struct metrics_row {
+    const char *name;
+    const char *type; /* "counter" or "gauge" */
+    const char *help;
+    uint64_t value;
+};
+/* metrics_single for each of rows[0..n). */
+void metrics_rows(struct metrics *m, const struct metrics_row *rows, size_t n);
+
 /* The HTTP server's families: requests by status, connections, timeouts, bytes. */
 void metrics_http(struct metrics *m, const struct http_conns *s);
 

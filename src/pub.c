@@ -80,22 +80,22 @@ static const char *unhealthy(struct runtime *rt)
 static void render_metrics(struct runtime *rt, struct metrics *m)
 {
     const struct pub *pub = rt->role;
-    metrics_single(m, "downcase_published_messages_total", "counter",
-                   "Messages ZeroMQ accepted for publishing (one per 200 on GET /downcase/).",
-                   pub->publisher.published);
-    metrics_single(m, "downcase_dropped_messages_total", "counter",
-                   "Messages ZeroMQ could not queue (a subscriber's high-water mark was reached); "
-                   "each shows as a sequence gap at framed subscribers.",
-                   pub->publisher.dropped);
-    metrics_single(m, "downcase_curve_clients_admitted_total", "counter",
-                   "CURVE clients the ZAP handler admitted (0 without --curve-secret).",
-                   pub->zap.allowed);
-    metrics_single(m, "downcase_curve_clients_denied_total", "counter",
-                   "CURVE clients the ZAP handler refused: key not in --curve-allow.",
-                   pub->zap.denied);
-    metrics_single(m, "downcase_curve_handshakes_failed_total", "counter",
-                   "Handshakes that failed before ZAP: no CURVE, or the wrong server key.",
-                   pub->zap.failed);
+    const struct metrics_row rows[] = {
+        {"downcase_published_messages_total", "counter",
+         "Messages ZeroMQ accepted for publishing (one per 200 on GET /downcase/).",
+         pub->publisher.published},
+        {"downcase_dropped_messages_total", "counter",
+         "Messages ZeroMQ could not queue (a subscriber's high-water mark was reached); each shows "
+         "as a sequence gap at framed subscribers.",
+         pub->publisher.dropped},
+        {"downcase_curve_clients_admitted_total", "counter",
+         "CURVE clients the ZAP handler admitted (0 without --curve-secret).", pub->zap.allowed},
+        {"downcase_curve_clients_denied_total", "counter",
+         "CURVE clients the ZAP handler refused: key not in --curve-allow.", pub->zap.denied},
+        {"downcase_curve_handshakes_failed_total", "counter",
+         "Handshakes that failed before ZAP: no CURVE, or the wrong server key.", pub->zap.failed},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
 }
 
 static const struct runtime_recipe recipe = {

@@ -22,13 +22,10 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
         diag("pub", "getrandom: %s", strerror(errno));
         return -errno;
     }
-    int rc = zsock_open(&p->sock, zctx, ZMQ_PUB, "ZMQ_PUB", "pub");
+    int rc = zsock_open(&p->sock, zctx, ZMQ_PUB, "ZMQ_PUB", "pub", PUBLISHER_LINGER_MS, p);
     /* Options must precede bind/connect: they apply to connections made afterwards. */
     if (rc == 0) {
         rc = zsock_set_int(&p->sock, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
-    }
-    if (rc == 0) {
-        rc = zsock_set_int(&p->sock, ZMQ_LINGER, "ZMQ_LINGER", PUBLISHER_LINGER_MS);
     }
     if (rc == 0 && cfg->curve_secret) {
         rc = curve_server(&p->sock, cfg->curve_secret);

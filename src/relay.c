@@ -147,25 +147,16 @@ static int open_parts(struct runtime *rt)
     r->loop = &rt->loop;
     int rc = runtime_listen(rt);
     if (rc == 0) {
-        rc = zsock_open(&r->up, rt->zctx, ZMQ_XSUB, "ZMQ_XSUB", "relay");
-        r->up.data = r;
+        rc = zsock_open(&r->up, rt->zctx, ZMQ_XSUB, "ZMQ_XSUB", "relay", 0, r);
     }
     if (rc == 0) {
-        rc = zsock_open(&r->down, rt->zctx, ZMQ_XPUB, "ZMQ_XPUB", "relay");
-        r->down.data = r;
+        rc = zsock_open(&r->down, rt->zctx, ZMQ_XPUB, "ZMQ_XPUB", "relay", RELAY_LINGER_MS, r);
     }
     if (rc == 0) {
-        rc = zsock_set_int(&r->up, ZMQ_LINGER, "ZMQ_LINGER", 0);
-    }
-    if (rc == 0) {
-        int64_t maxmsg = ZSOCK_MAX_MESSAGE;
-        rc = zsock_set(&r->up, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxmsg, sizeof maxmsg);
+        rc = zsock_limit_messages(&r->up);
     }
     if (rc == 0) {
         rc = zsock_set_int(&r->down, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
-    }
-    if (rc == 0) {
-        rc = zsock_set_int(&r->down, ZMQ_LINGER, "ZMQ_LINGER", RELAY_LINGER_MS);
     }
     if (rc == 0) {
         rc = zsock_tune(&r->up, ZMQ_RCVHWM, &tuning);
@@ -239,27 +230,28 @@ static void close_parts(struct runtime *rt)
 static void render_metrics(struct runtime *rt, struct metrics *m)
 {
     const struct relay *r = rt->role;
-    metrics_single(m, "downcase_relay_forwarded_messages_total", "counter",
-                   "Messages passed from upstream publishers to downstream subscribers.",
-                   r->forwarded);
-    metrics_single(m, "downcase_relay_dropped_messages_total", "counter",
-                   "Messages not queued downstream: a subscriber was at its high-water mark.",
-                   r->dropped);
-    metrics_single(m, "downcase_relay_subscriptions_forwarded_total", "counter",
-                   "Subscription messages passed from downstream to upstream.", r->subscriptions);
-    metrics_single(m, "downcase_relay_send_errors_total", "counter",
-                   "Sends that failed for another reason than a full queue.", r->errors);
-    metrics_single(m, "downcase_zmq_upstream_peers_connected", "gauge",
-                   "Upstream peers (publishers, relays) connected now, handshake done.",
-                   zmonitor_connected(&r->up_monitor));
-    metrics_single(m, "downcase_zmq_upstream_peer_disconnects_total", "counter",
-                   "Upstream peer connections that ended (closed, or found dead by heartbeats).",
-                   r->up_monitor.down);
-    metrics_single(m, "downcase_zmq_downstream_peers_connected", "gauge",
-                   "Downstream peers (subscribers, relays) connected now, handshake done.",
-                   zmonitor_connected(&r->down_monitor));
-    metrics_single(m, "downcase_zmq_downstream_peer_disconnects_total", "counter",
-                   "Downstream peer connections that ended.", r->down_monitor.down);
+    const struct metrics_row rows[] = {
+        {"downcase_relay_forwarded_messages_total", "counter",
+         "Messages passed from upstream publishers to downstream subscribers.", r->forwarded},
+        {"downcase_relay_dropped_messages_total", "counter",
+         "Messages not queued downstream: a subscriber was at its high-water mark.", r->dropped},
+        {"downcase_relay_subscriptions_forwarded_total", "counter",
+         "Subscription messages passed from downstream to upstream.", r->subscriptions},
+        {"downcase_relay_send_errors_total", "counter",
+         "Sends that failed for another reason than a full queue.", r->errors},
+        {"downcase_zmq_upstream_peers_connected", "gauge",
+         "Upstream peers (publishers, relays) connected now, handshake done.",
+         zmonitor_connected(&r->up_monitor)},
+        {"downcase_zmq_upstream_peer_disconnects_total", "counter",
+         "Upstream peer connections that ended (closed, or found dead by heartbeats).",
+         r->up_monitor.down},
+        {"downcase_zmq_downstream_peers_connected", "gauge",
+         "Downstream peers (subscribers, relays) connected now, handshake done.",
+         zmonitor_connected(&r->down_monitor)},
+        {"downcase_zmq_downstream_peer_disconnects_total", "counter",
+         "Downstream peer connections that ended.", r->down_monitor.down},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
 }
 
 static const struct runtime_recipe recipe = {

@@ -158,31 +158,33 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
     const struct sub *s = rt->role;
     const struct subscriber *sub = &s->subscriber;
     const struct logfile *log = &s->log.file;
-    metrics_single(m, "downcase_received_messages_total", "counter",
-                   "Messages received from publishers.", sub->received);
-    metrics_single(m, "downcase_zmq_peers_connected", "gauge",
-                   "ZeroMQ peers (publishers) connected now, handshake done.",
-                   zmonitor_connected(&sub->monitor));
-    metrics_single(m, "downcase_zmq_peer_disconnects_total", "counter",
-                   "ZeroMQ peer connections that ended (closed, or found dead by heartbeats).",
-                   sub->monitor.down);
-    metrics_single(m, "downcase_malformed_messages_total", "counter",
-                   "Messages ignored: neither the plain nor the framed layout.", sub->malformed);
-    metrics_single(m, "downcase_log_lines_written_total", "counter",
-                   "Log lines written to the log file (messages and gap lines).",
-                   log->lines_written);
-    metrics_single(m, "downcase_log_write_errors_total", "counter",
-                   "Failed writes to the log file.", log->write_errors);
-    metrics_single(m, "downcase_log_lines_dropped_total", "counter",
-                   "Log lines dropped because the log could not be written for too long "
-                   "(past --log-backlog).",
-                   log->lines_dropped);
-    metrics_single(m, "downcase_log_pending_bytes", "gauge", "Log bytes waiting to be written.",
-                   log->pending.len);
-    metrics_single(m, "downcase_sequence_gaps_total", "counter",
-                   "Jumps in framed publishers' sequence numbers.", sub->seq.gaps);
-    metrics_single(m, "downcase_lost_messages_total", "counter",
-                   "Framed messages missing in those jumps.", sub->seq.lost);
+    const struct metrics_row rows[] = {
+        {"downcase_received_messages_total", "counter", "Messages received from publishers.",
+         sub->received},
+        {"downcase_zmq_peers_connected", "gauge",
+         "ZeroMQ peers (publishers) connected now, handshake done.",
+         zmonitor_connected(&sub->monitor)},
+        {"downcase_zmq_peer_disconnects_total", "counter",
+         "ZeroMQ peer connections that ended (closed, or found dead by heartbeats).",
+         sub->monitor.down},
+        {"downcase_malformed_messages_total", "counter",
+         "Messages ignored: neither the plain nor the framed layout.", sub->malformed},
+        {"downcase_log_lines_written_total", "counter",
+         "Log lines written to the log file (messages and gap lines).", log->lines_written},
+        {"downcase_log_write_errors_total", "counter", "Failed writes to the log file.",
+         log->write_errors},
+        {"downcase_log_lines_dropped_total", "counter",
+         "Log lines dropped because the log could not be written for too long (past "
+         "--log-backlog).",
+         log->lines_dropped},
+        {"downcase_log_pending_bytes", "gauge", "Log bytes waiting to be written.",
+         log->pending.len},
+        {"downcase_sequence_gaps_total", "counter", "Jumps in framed publishers' sequence numbers.",
+         sub->seq.gaps},
+        {"downcase_lost_messages_total", "counter", "Framed messages missing in those jumps.",
+         sub->seq.lost},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
     per_publisher(m, &sub->seq, "downcase_publisher_lost_messages_total",
                   "Framed messages missing, by publisher id.",
                   offsetof(struct seqtrack_peer, lost));

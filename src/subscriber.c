@@ -97,18 +97,12 @@ int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
     s->expect_any = cfg->expect_any;
     s->expect = cfg->expect;
     seqtrack_init(&s->seq);
-    for (size_t i = 0; i < SUBSCRIBER_MAX_FRAMES; i++) {
-        zmq_msg_init(&s->frames[i]);
-    }
+    zsock_frames_init(s->frames, SUBSCRIBER_MAX_FRAMES);
     s->frames_ready = true;
-    int rc = zsock_open(&s->sock, zctx, ZMQ_SUB, "ZMQ_SUB", "sub");
-    s->sock.data = s;
+    /* Linger 0: a SUB has nothing to send. */
+    int rc = zsock_open(&s->sock, zctx, ZMQ_SUB, "ZMQ_SUB", "sub", 0, s);
     if (rc == 0) {
-        rc = zsock_set_int(&s->sock, ZMQ_LINGER, "ZMQ_LINGER", 0);
-    }
-    if (rc == 0) {
-        int64_t maxmsg = ZSOCK_MAX_MESSAGE;
-        rc = zsock_set(&s->sock, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &maxmsg, sizeof maxmsg);
+        rc = zsock_limit_messages(&s->sock);
     }
     /* No topic: subscribe to everything (the empty prefix), as the tutorial's subscriber. */
     for (size_t i = 0; rc == 0 && i < (cfg->ntopics ? cfg->ntopics : 1); i++) {
@@ -140,9 +134,7 @@ void subscriber_close(struct subscriber *s, struct closer closed)
 {
     if (s->frames_ready) {
         /* Nothing is received once the socket's watch is asked to close. */
-        for (size_t i = 0; i < SUBSCRIBER_MAX_FRAMES; i++) {
-            zmq_msg_close(&s->frames[i]);
-        }
+        zsock_frames_close(s->frames, SUBSCRIBER_MAX_FRAMES);
         s->frames_ready = false;
     }
     barrier_init(&s->closing, closed);

@@ -238,9 +238,7 @@ int zap_open(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir, 
     z->loop = loop;
     z->who = who;
     z->allow_dir = allow_dir;
-    for (size_t i = 0; i < ZAP_FRAMES; i++) {
-        zmq_msg_init(&z->frames[i]);
-    }
+    zsock_frames_init(z->frames, ZAP_FRAMES);
     z->frames_ready = true;
     if (allow_dir) {
         unsigned count;
@@ -256,11 +254,7 @@ int zap_open(struct zap *z, uv_loop_t *loop, void *zctx, const char *allow_dir, 
                   "admitted");
     }
     /* Linger 0: a reply not yet taken is worth nothing once the process stops. */
-    int rc = zsock_open(&z->rep, zctx, ZMQ_REP, "ZAP handler", who);
-    z->rep.data = z;
-    if (rc == 0) {
-        rc = zsock_set_int(&z->rep, ZMQ_LINGER, "ZMQ_LINGER", 0);
-    }
+    int rc = zsock_open(&z->rep, zctx, ZMQ_REP, "ZAP handler", who, 0, z);
     /* Fails with EADDRINUSE if another handler exists in this context: never ours to share. */
     if (rc == 0 && zmq_bind(z->rep.sock, ZAP_ENDPOINT) != 0) {
         rc = -zmq_errno();
@@ -293,9 +287,7 @@ void zap_close(struct zap *z, struct closer closed)
     }
     if (z->frames_ready) {
         /* No request is served once the socket's watch is asked to close. */
-        for (size_t i = 0; i < ZAP_FRAMES; i++) {
-            zmq_msg_close(&z->frames[i]);
-        }
+        zsock_frames_close(z->frames, ZAP_FRAMES);
         z->frames_ready = false;
     }
     barrier_init(&z->closing, closed);

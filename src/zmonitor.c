@@ -109,11 +109,7 @@ int zmonitor_open_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *
         return -err;
     }
     m->target = target;
-    int rc = zsock_open(&m->pair, zctx, ZMQ_PAIR, "monitor PAIR", who);
-    m->pair.data = m;
-    if (rc == 0) {
-        rc = zsock_set_int(&m->pair, ZMQ_LINGER, "ZMQ_LINGER", 0);
-    }
+    int rc = zsock_open(&m->pair, zctx, ZMQ_PAIR, "monitor PAIR", who, 0, m);
     if (rc == 0 && zmq_connect(m->pair.sock, name) != 0) {
         rc = -zmq_errno();
         diag(who, "monitor socket %s: %s", name, zmq_strerror(-rc));

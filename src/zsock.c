@@ -7,18 +7,40 @@
 
 #include "diag.h"
 
-int zsock_open(struct zsock *z, void *zctx, int type, const char *name, const char *who)
+int zsock_open(struct zsock *z, void *zctx, int type, const char *name, const char *who,
+               int linger_ms, void *data)
 {
     memset(z, 0, sizeof *z);
     z->name = name;
     z->who = who;
+    z->data = data;
     z->sock = zmq_socket(zctx, type);
     if (z->sock == NULL) {
         int err = zmq_errno();
         diag(who, "zmq_socket(%s): %s", name, zmq_strerror(err));
         return -err;
     }
-    return 0;
+    return zsock_set_int(z, ZMQ_LINGER, "ZMQ_LINGER", linger_ms);
+}
+
+int zsock_limit_messages(struct zsock *z)
+{
+    int64_t max = ZSOCK_MAX_MESSAGE;
+    return zsock_set(z, ZMQ_MAXMSGSIZE, "ZMQ_MAXMSGSIZE", &max, sizeof max);
+}
+
+void zsock_frames_init(zmq_msg_t *frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_init(&frames[i]);
+    }
+}
+
+void zsock_frames_close(zmq_msg_t *frames, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_close(&frames[i]);
+    }
 }
 
 int zsock_set(struct zsock *z, int option, const char *option_name, const void *value, size_t len)

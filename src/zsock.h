@@ -52,8 +52,10 @@ struct zsock {
     void *data; /* the owner's */
 };
 
-/* Creates a socket of `type` in zctx. 0 or a negative errno (reported). */
-int zsock_open(struct zsock *z, void *zctx, int type, const char *name, const char *who);
+/* Creates a socket of `type` in zctx with ZMQ_LINGER linger_ms (how long zmq_ctx_term waits
+ * for what it still has to send); data is the owner's. 0 or a negative errno (reported). */
+int zsock_open(struct zsock *z, void *zctx, int type, const char *name, const char *who,
+               int linger_ms, void *data);
 /* zmq_setsockopt, a failure reported as "zmq_setsockopt(OPTION): reason". 0 or -errno. */
 int zsock_set(struct zsock *z, int option, const char *option_name, const void *value, size_t len);
 /* The same for an int option; the value is part of the report. */
@@ -61,6 +63,11 @@ int zsock_set_int(struct zsock *z, int option, const char *option_name, int valu
 /* The high-water mark `hwm_option` (ZMQ_SNDHWM or ZMQ_RCVHWM), the heartbeats and the
  * reconnect back-off of t. Call before attaching: options apply to connections made later. */
 int zsock_tune(struct zsock *z, int hwm_option, const struct zsock_tuning *t);
+/* For a socket that receives from peers: a message over ZSOCK_MAX_MESSAGE drops the peer. */
+int zsock_limit_messages(struct zsock *z);
+/* Initialises, or closes, the n frames a receiver reuses with zsock_recv. */
+void zsock_frames_init(zmq_msg_t *frames, size_t n);
+void zsock_frames_close(zmq_msg_t *frames, size_t n);
 /* Starts watching on loop: cb runs from the loop while a message waits (want ZMQ_POLLIN), or
  * never (want 0, a send-only socket whose commands must still be processed). 0 or -errno. */
 int zsock_watch(struct zsock *z, uv_loop_t *loop, int want, zsock_cb cb);

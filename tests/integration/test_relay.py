@@ -167,6 +167,19 @@ class RelayTest(harness.ProcessTest):
         self.assertEqual(reported, rs["downcase_relay_dropped_messages_total"])
         self.assertEqual(len(logged) + reported, answered + k)
 
+    def test_relay_survives_sighup_and_keeps_relaying(self):
+        """A stray SIGHUP (a logrotate postrotate aimed at every downcase) must not kill the
+        relay, whose default action for it would be to die: it is reported and ignored."""
+        pub = self.start(harness.Pub, "--wire=framed")
+        relay = self.start(Relay, upstream=[pub.endpoint])
+        log = self.tmp.file("after-hup.log")
+        self.start(harness.Sub, "--log-format=json", log=log, connect=relay.endpoint)
+        relay.send_signal(signal.SIGHUP)
+        relay.wait_line(r"^downcase\[relay\]: SIGHUP: nothing to reopen \(the relay writes no "
+                        r"log\); ignored$")
+        warm_up(pub, log, marker="after-hup")
+        self.assertIsNone(relay.popen.poll())
+
     def test_bad_setups_fail_clearly(self):
         p = harness.Proc(["--role=relay", "--upstream=tcp://127.0.0.1:1"])
         self.assertEqual(p.wait(), 2)
