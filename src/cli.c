@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "hostport.h"
 #include "logfile.h"
+#include "retain.h"
 #include "zsock.h"
 
 /* In sections: ISO C only promises string literals of 4095 bytes. */
@@ -117,6 +118,7 @@ enum kind {
 #define MAX_CONNECTIONS_LIMIT 1000000u
 #define MAX_HWM 10000000u
 #define MAX_BACKLOG (16ull << 30)
+#define MAX_RETAIN (64ull << 30)
 
 #define AT(field) offsetof(struct cli_options, field), sizeof(((struct cli_options *)0)->field)
 
@@ -176,6 +178,9 @@ static const struct flag {
     {"curve-server", 0, K_PATH, ROLE_SUB, false, AT(curve_server), 0, 0, 0, 0, NULL, 0, NULL},
     {"curve-allow", 0, K_PATH, ROLE_PUB, false, AT(curve_allow), 0, 0, 0, 0, NULL, 0, NULL},
     {"probe", 0, K_PROBE, ROLE_ANY, false, AT(probe), 0, 0, 0, 0, NULL, 0, NULL},
+    {"retain", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(retain_bytes), 0, 0, MAX_RETAIN, 0, NULL,
+     0, NULL},
+    {"state", 0, K_PATH, ROLE_SUB, false, AT(state_path), 0, 0, 0, 0, NULL, 0, NULL},
     {"upstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(upstreams),
      offsetof(struct cli_options, nupstreams), 0, 0, 0, NULL, 0, NULL},
     {"downstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(downstreams),
@@ -449,6 +454,10 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (o->ntopics == 0) {
             o->topics[o->ntopics++] = "downcase";
         }
+        if (o->topics[0][0] == '\0') {
+            return fail(err, "--topic must not be empty on the publisher (subscribers match "
+                             "topics by prefix)");
+        }
         if (!was_seen(seen, "listen")) {
             strcpy(o->listen_host, "0.0.0.0");
             o->listen_port = 5000;
@@ -492,6 +501,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
     o->hwm = ZSOCK_DEFAULT_HWM;
     o->heartbeat_ms = ZSOCK_DEFAULT_HEARTBEAT_MS;
     o->log_backlog = LOGFILE_MAX_PENDING;
+    o->retain_bytes = RETAIN_DEFAULT_BYTES;
     uint64_t seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

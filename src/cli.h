@@ -65,6 +65,11 @@ struct cli_options {
     const char *topics[CLI_MAX_TOPICS];
     size_t ntopics;
 
+    /* pub and relay: --retain, bytes of recent messages kept to answer replays (0: off). */
+    size_t retain_bytes;
+    /* sub: --state; NULL: LOG.state beside a file log, none with --log=- */
+    const char *state_path;
+
     /* sub */
     const char *log_path;
     enum logline_format log_format;

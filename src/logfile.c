@@ -9,6 +9,17 @@
 
 #include "diag.h"
 
+/* Records which file fd is and how long it is. */
+static void identify(struct logfile *lf)
+{
+    struct stat st;
+    if (fstat(lf->fd, &st) == 0) {
+        lf->dev = (uint64_t)st.st_dev;
+        lf->ino = (uint64_t)st.st_ino;
+        lf->size = (uint64_t)st.st_size;
+    }
+}
+
 static int open_append(const char *path)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -31,6 +42,19 @@ int logfile_open(struct logfile *lf, const char *path)
         return fd;
     }
     lf->fd = fd;
+    identify(lf);
+    return 0;
+}
+
+int logfile_truncate(struct logfile *lf, uint64_t size)
+{
+    if (lf->is_stdout || lf->fd < 0) {
+        return -EINVAL;
+    }
+    if (ftruncate(lf->fd, (off_t)size) < 0) {
+        return -errno;
+    }
+    lf->size = size;
     return 0;
 }
 
@@ -63,6 +87,7 @@ int logfile_flush(struct logfile *lf, const char *who)
             break;
         }
         off += (size_t)n;
+        lf->size += (uint64_t)n;
     }
     /* A line counts once its newline is written; a partly written line completes later. */
     lf->lines_written += count_lines(lf->pending.data, off);
@@ -125,6 +150,7 @@ int logfile_reopen(struct logfile *lf, const char *who)
     }
     close(lf->fd);
     lf->fd = fd;
+    identify(lf);
     return rc;
 }
 

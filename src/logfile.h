@@ -30,6 +30,11 @@ struct logfile {
     uint64_t lines_dropped;
     uint64_t bytes_dropped;
     uint64_t write_errors; /* failed write(2) calls */
+    /* The file written: its identity and its size as far as this process wrote it (the state
+     * of a subscriber records them, substate.h). Zero for standard output. */
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t size;
 };
 
 /* Opens path for appending (creating it 0644), or uses standard output for "-".
@@ -41,6 +46,9 @@ int logfile_flush(struct logfile *lf, const char *who);
 /* Flushes, then opens the path again and swaps the descriptor (after logrotate moved the
  * file). If the new open fails the old file is kept. 0 or a negative errno (reported). */
 int logfile_reopen(struct logfile *lf, const char *who);
+/* Cuts the file back to `size` bytes (lines written after a subscriber last saved its state,
+ * substate.h). 0 or a negative errno; reports nothing. */
+int logfile_truncate(struct logfile *lf, uint64_t size);
 /* Flushes, fsyncs (regular files) and closes. 0 or a negative errno (reported). NULL-safe. */
 int logfile_close(struct logfile *lf, const char *who);
 

@@ -40,6 +40,7 @@ static int open_parts(struct runtime *rt)
         .endpoints = &o->endpoints,
         .tuning = {.hwm = o->hwm, .heartbeat_ms = o->heartbeat_ms},
         .curve_secret = o->curve_secret,
+        .retain_bytes = o->retain_bytes,
     };
     if (rc == 0) {
         rc = publisher_open(&pub->publisher, &rt->loop, rt->zctx, &cfg);
@@ -125,6 +126,7 @@ int pub_run(const struct cli_options *o)
     };
     int status = runtime_run(&recipe, pub, &cfg);
     downcase_route_finish(&pub->route);
+    publisher_finish(&pub->publisher);
     free(pub);
     return status;
 }

@@ -9,6 +9,37 @@
 
 #include "curve.h"
 #include "diag.h"
+#include "zsubs.h"
+
+/* Subscription messages: applied, and replay requests answered (zsubs.h, replay.h). */
+static void on_subscriptions(struct zsock *z)
+{
+    struct publisher *p = z->data;
+    const struct replay_source src = {
+        .range = retain_range_cb,
+        .copy = retain_copy,
+        .ctx = &p->retain,
+    };
+    for (int i = 0; i < PUBLISHER_SUB_BUDGET; i++) {
+        if (zsock_recv(&p->sock, &p->sub_msg, 1) <= 0) {
+            break;
+        }
+        p->subscriptions++;
+        struct wire_request rq;
+        int kind =
+            zsubs_handle(p->sock.sock, zmq_msg_data(&p->sub_msg), zmq_msg_size(&p->sub_msg), &rq);
+        if (kind != ZSUBS_REQUEST || p->wire != WIRE_FRAMED ||
+            memcmp(rq.publisher, p->id, WIRE_ID_LEN) != 0) {
+            continue; /* another publisher's, or nothing to answer on a plain stream */
+        }
+        if (!p->retaining ||
+            replay_answer(p->sock.sock, &src, &rq, &p->scratch, &p->replay) == -ENOENT) {
+            /* Nothing held (retention off, or nothing published yet): the subscriber learns
+             * what is gone at once. */
+            replay_answer_none(p->sock.sock, &rq, p->seq);
+        }
+    }
+}
 
 int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
                    const struct publisher_config *cfg)
@@ -22,9 +53,15 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
         diag("pub", "getrandom: %s", strerror(errno));
         return -errno;
     }
-    int rc = zsock_open(&p->sock, zctx, ZMQ_PUB, "ZMQ_PUB", "pub", PUBLISHER_LINGER_MS, p);
+    zmq_msg_init(&p->sub_msg);
+    p->retaining = cfg->wire == WIRE_FRAMED && cfg->retain_bytes > 0;
+    retain_init(&p->retain, cfg->retain_bytes);
+    int rc = zsock_open(&p->sock, zctx, ZMQ_XPUB, "ZMQ_XPUB", "pub", PUBLISHER_LINGER_MS, p);
     /* Options must precede bind/connect: they apply to connections made afterwards. */
     if (rc == 0) {
+        rc = zsock_set_int(&p->sock, ZMQ_XPUB_MANUAL, "ZMQ_XPUB_MANUAL", 1);
+    }
+    if (rc == 0 && !p->retaining) {
         rc = zsock_set_int(&p->sock, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     }
     if (rc == 0 && cfg->curve_secret) {
@@ -37,7 +74,7 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
         rc = zendpoint_attach(&p->sock, cfg->endpoints);
     }
     if (rc == 0) {
-        rc = zsock_watch(&p->sock, loop, 0, NULL);
+        rc = zsock_watch(&p->sock, loop, ZMQ_POLLIN, on_subscriptions);
     }
     p->open = rc == 0;
     return rc;
@@ -83,8 +120,27 @@ static int wait_for_room(struct publisher *p, const char *text, size_t len)
     return err;
 }
 
+/* With retention: keep, then hand to ZeroMQ for whoever has room (publisher.h). */
+static int send_retained(struct publisher *p, const char *text, size_t len)
+{
+    int rc = retain_add(&p->retain, p->id, p->seq + 1, p->topic, p->topic_len, text, len);
+    if (rc < 0 && rc != -E2BIG) {
+        p->retain_errors++;
+        p->dropped++;
+        return rc;
+    }
+    /* No NODROP: a full queue drops the message for that subscriber alone, which fetches it. */
+    send_once(p, text, len);
+    p->seq++;
+    p->published++;
+    return 0;
+}
+
 int publisher_send(struct publisher *p, const char *text, size_t len)
 {
+    if (p->retaining) {
+        return send_retained(p, text, len);
+    }
     /* The sequence number counts messages ZeroMQ accepted: a refused one was answered 503 and
      * is no loss, so a gap at a subscriber is always a message that was promised and lost. */
     int err = send_once(p, text, len);
@@ -112,4 +168,11 @@ void publisher_close(struct publisher *p, struct closer closed)
 {
     p->open = false;
     zsock_close(&p->sock, closed);
+}
+
+void publisher_finish(struct publisher *p)
+{
+    zmq_msg_close(&p->sub_msg);
+    retain_finish(&p->retain);
+    buf_finish(&p->scratch);
 }

@@ -1,13 +1,24 @@
-/* publisher: the ZeroMQ PUB socket of the pub role: bound once, never blocking the loop long.
+/* publisher: the ZeroMQ socket of the pub role: bound once, never blocking the loop long.
  *
  * The socket is created and bound (or connected) once at start-up, unlike the tutorial's
- * bind-sleep-send-unbind per request. It is a PUB with ZMQ_XPUB_NODROP set: when a subscriber's
- * queue is full, zmq_send(ZMQ_DONTWAIT) fails with EAGAIN instead of dropping silently, so every
- * message ZeroMQ could not queue is counted (the HTTP client is answered 503; its sequence
- * number is not used, so a gap at a subscriber always means a queued message that was lost).
- * Before the first refusal of a run the loop waits for room, at most PUBLISHER_ROOM_WAIT_MS,
- * since on a shared core the I/O thread only empties the queue while the loop lets it; the
- * refusals that follow in that run are answered at once. */
+ * bind-sleep-send-unbind per request. It is an XPUB in manual mode, so it sees and applies
+ * each subscription itself (zsubs.h): replay requests arrive that way and are answered from
+ * the retention (replay.h).
+ *
+ * What a 200 promises depends on retention:
+ *   - With retention (--wire=framed and --retain above 0, or --journal): a 200 means the
+ *     message is retained (in memory, or appended to the journal) under its sequence number,
+ *     and was handed to ZeroMQ for every subscriber connected now. A subscriber whose queue is
+ *     full simply does not get it live (ZeroMQ drops it for that subscriber alone): it sees the
+ *     jump and fetches it from the retention, so one slow subscriber never holds the others
+ *     back. 503 is left for a journal that cannot be written.
+ *   - Without (plain wire, or --retain=0): ZMQ_XPUB_NODROP is set, so when a subscriber's queue
+ *     is full zmq_send(ZMQ_DONTWAIT) fails with EAGAIN instead of dropping silently; the client
+ *     is answered 503 and the message counted, and its sequence number is not used, so a gap
+ *     at a subscriber always means a queued message that was lost. Before the first refusal of
+ *     a run the loop waits for room, at most PUBLISHER_ROOM_WAIT_MS, since on a shared core the
+ *     I/O thread only empties the queue while the loop lets it; the refusals that follow in that
+ *     run are answered at once. */
 #ifndef DOWNCASE_PUBLISHER_H
 #define DOWNCASE_PUBLISHER_H
 
@@ -15,14 +26,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include <zmq.h>
 
+#include "buf.h"
 #include "closer.h"
+#include "replay.h"
+#include "retain.h"
 #include "wire.h"
 #include "zendpoint.h"
 #include "zsock.h"
 
 /* How long a stopping publisher may spend handing queued messages to subscribers. */
 #define PUBLISHER_LINGER_MS 500
+/* Subscription messages handled per loop turn. */
+#define PUBLISHER_SUB_BUDGET 256
 /* How long a publish may wait for room in a full queue before it is refused (publisher.c). */
 #define PUBLISHER_ROOM_WAIT_MS 10
 
@@ -33,6 +50,7 @@ struct publisher_config {
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
     const char *curve_secret; /* NULL: plain; else every endpoint is a CURVE server */
+    size_t retain_bytes;      /* --retain; 0: none (framed only: plain has no sequence) */
 };
 
 struct publisher {
@@ -46,6 +64,13 @@ struct publisher {
     uint64_t dropped;   /* messages ZeroMQ could not queue */
     bool wait_futile;   /* the last refusal stood after waiting for room */
     bool open;          /* attached and watched: it can publish */
+    bool retaining;     /* a 200 means retained (see above) */
+    struct retain retain;
+    struct replay_stats replay;
+    struct buf scratch;     /* a replay batch being built */
+    zmq_msg_t sub_msg;      /* the subscription message being handled */
+    uint64_t subscriptions; /* subscription messages handled */
+    uint64_t retain_errors; /* messages that could not be retained: answered 503 */
 };
 
 /* Creates the socket in zctx, sets its options and attaches it to its endpoints. 0 or a
@@ -53,10 +78,13 @@ struct publisher {
 int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
                    const struct publisher_config *cfg);
 /* Publishes one message; waits only as said above. 0, or -EAGAIN when ZeroMQ could not queue it
- * (counted in p->dropped), or another negative errno. */
+ * (counted in p->dropped), -ENOMEM / -EIO when it could not be retained, or another negative
+ * errno. */
 int publisher_send(struct publisher *p, const char *text, size_t len);
 /* Stops watching, then closes the socket with a bounded linger; `closed` runs afterwards
  * (closer.h: zero-safe, idempotent). */
 void publisher_close(struct publisher *p, struct closer closed);
+/* Frees the retention, once closed. */
+void publisher_finish(struct publisher *p);
 
 #endif

@@ -33,6 +33,7 @@
 #include "zendpoint.h"
 #include "zmonitor.h"
 #include "zsock.h"
+#include "zsubs.h"
 
 /* Messages forwarded per loop iteration before the other socket, HTTP and signals get a turn. */
 #define RELAY_BUDGET 512
@@ -89,6 +90,15 @@ static unsigned pump(struct relay *r, void *from, void *to, bool downwards, unsi
             break;
         }
         n++;
+        if (!downwards) {
+            /* A subscription: applied here as the pub applies it (zsubs.h), then passed up
+             * unchanged, replay requests included, to whoever holds what is asked for. */
+            struct wire_request rq;
+            if (zsubs_handle(r->down.sock, zmq_msg_data(&r->frame), zmq_msg_size(&r->frame), &rq) <
+                0) {
+                send_failed(r, "downstream subscription", zmq_errno());
+            }
+        }
         /* With NODROP the high-water mark is checked on the first frame only: once it is
          * accepted, the rest of the message is too, so a message is never cut in half. */
         bool more = zmq_msg_more(&r->frame);
@@ -157,6 +167,9 @@ static int open_parts(struct runtime *rt)
     }
     if (rc == 0) {
         rc = zsock_set_int(&r->down, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
+    }
+    if (rc == 0) {
+        rc = zsock_set_int(&r->down, ZMQ_XPUB_MANUAL, "ZMQ_XPUB_MANUAL", 1);
     }
     if (rc == 0) {
         rc = zsock_tune(&r->up, ZMQ_RCVHWM, &tuning);

@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "logsink.h"
 #include "runtime.h"
 #include "subscriber.h"
+#include "substate.h"
 
 /* How long a stopping sub keeps receiving what is already queued. */
 #define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
@@ -30,6 +32,8 @@ struct sub {
     const struct cli_options *o;
     struct logsink log;
     struct subscriber subscriber;
+    struct substate state;
+    char state_path[4096];
 };
 
 static void on_gap(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
@@ -45,10 +49,59 @@ static void on_message(void *ctx, const struct wire_msg *m, const struct timespe
     logsink_message(&s->log, m, now);
 }
 
+/* Once the batch is in the log whole, the state says so (substate.h): never before. */
 static void on_batch_end(void *ctx)
 {
     struct sub *s = ctx;
     logsink_flush(&s->log);
+    const struct logfile *f = &s->log.file;
+    if (f->pending.len == 0 && !f->failing) {
+        substate_save(&s->state, &s->subscriber.resync, f->dev, f->ino, f->size, "sub");
+    }
+}
+
+/* The state to keep: --state, else LOG.state beside a file log, else none. */
+static const char *state_path(struct sub *s)
+{
+    const struct cli_options *o = s->o;
+    if (o->state_path) {
+        return o->state_path;
+    }
+    if (strcmp(o->log_path, "-") == 0) {
+        return NULL;
+    }
+    int n = snprintf(s->state_path, sizeof s->state_path, "%s.state", o->log_path);
+    return n > 0 && (size_t)n < sizeof s->state_path ? s->state_path : NULL;
+}
+
+/* After a crash the log may hold lines written after the state's last save: they are cut off
+ * and their messages fetched again, so each is logged once (substate.h). */
+static int reconcile(struct sub *s)
+{
+    const struct substate *st = &s->state;
+    struct logfile *f = &s->log.file;
+    if (!st->loaded || f->is_stdout || st->log_dev != f->dev || st->log_ino != f->ino) {
+        return 0;
+    }
+    if (f->size > st->log_size) {
+        uint64_t extra = f->size - st->log_size;
+        int rc = logfile_truncate(f, st->log_size);
+        if (rc < 0) {
+            diag("sub", "cannot cut %s back to its saved state (%llu bytes): %s", f->path,
+                 (unsigned long long)st->log_size, strerror(-rc));
+            return rc;
+        }
+        diag("sub",
+             "%s: cut %llu bytes written after the last saved state (a crash); their messages "
+             "are fetched again",
+             f->path, (unsigned long long)extra);
+    } else if (f->size < st->log_size) {
+        diag("sub",
+             "%s is shorter than its saved state says (%llu < %llu bytes): truncated by "
+             "someone else? Continuing",
+             f->path, (unsigned long long)f->size, (unsigned long long)st->log_size);
+    }
+    return 0;
 }
 
 static int open_parts(struct runtime *rt)
@@ -76,12 +129,19 @@ static int open_parts(struct runtime *rt)
         .batch_end = on_batch_end,
         .ctx = s,
     };
+    subscriber_init(&s->subscriber, &rt->loop, sink);
     int rc = logsink_open(&s->log, &rt->loop, &log);
+    if (rc == 0) {
+        rc = substate_open(&s->state, state_path(s), &s->subscriber.resync, "sub");
+    }
+    if (rc == 0) {
+        rc = reconcile(s);
+    }
     if (rc == 0) {
         rc = runtime_listen(rt);
     }
     if (rc == 0) {
-        rc = subscriber_open(&s->subscriber, &rt->loop, rt->zctx, &cfg, sink);
+        rc = subscriber_open(&s->subscriber, rt->zctx, &cfg);
     }
     if (rc == 0) {
         diag("sub", "logging to %s (%s)", s->log.file.is_stdout ? "standard output" : o->log_path,
@@ -104,13 +164,14 @@ static void drain(struct runtime *rt, int signum)
             break;
         }
     }
-    logsink_flush(&s->log);
+    on_batch_end(s);
+    const struct resync *rs = &s->subscriber.resync;
     diag("sub",
          "%s: stopping after %llu messages (%u in the final drain), %llu lines written, "
          "%llu messages missing in %llu gaps, %llu lines lost to write errors",
          strsignal(signum), (unsigned long long)s->subscriber.received, total,
-         (unsigned long long)s->log.file.lines_written, (unsigned long long)s->subscriber.seq.lost,
-         (unsigned long long)s->subscriber.seq.gaps, (unsigned long long)s->log.file.lines_dropped);
+         (unsigned long long)s->log.file.lines_written, (unsigned long long)rs->lost,
+         (unsigned long long)rs->gaps, (unsigned long long)s->log.file.lines_dropped);
 }
 
 /* Receiving stops first, so nothing is logged after the final count. */
@@ -124,7 +185,9 @@ static void close_parts(struct runtime *rt)
 static int finish(struct runtime *rt)
 {
     struct sub *s = rt->role;
-    return logsink_finish(&s->log);
+    int rc = logsink_finish(&s->log);
+    substate_close(&s->state);
+    return rc;
 }
 
 static void hup(struct runtime *rt)
@@ -140,15 +203,15 @@ static const char *unhealthy(struct runtime *rt)
 }
 
 /* One counter family with a sample per tracked publisher: the uint64_t at `field` of each. */
-static void per_publisher(struct metrics *m, const struct seqtrack *t, const char *name,
+static void per_publisher(struct metrics *m, const struct resync *rs, const char *name,
                           const char *help, size_t field)
 {
     metrics_family(m, name, "counter", help);
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < rs->n; i++) {
         char id[2 * WIRE_ID_LEN + 1];
         uint64_t v;
-        wire_id_hex(t->peers[i].id, id);
-        memcpy(&v, (const char *)&t->peers[i] + field, sizeof v);
+        wire_id_hex(rs->peers[i].id, id);
+        memcpy(&v, (const char *)&rs->peers[i] + field, sizeof v);
         metrics_sample(m, name, "publisher", id, 2 * WIRE_ID_LEN, v);
     }
 }
@@ -157,6 +220,7 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
 {
     const struct sub *s = rt->role;
     const struct subscriber *sub = &s->subscriber;
+    const struct resync *rs = &sub->resync;
     const struct logfile *log = &s->log.file;
     const struct metrics_row rows[] = {
         {"downcase_received_messages_total", "counter", "Messages received from publishers.",
@@ -179,18 +243,36 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          log->lines_dropped},
         {"downcase_log_pending_bytes", "gauge", "Log bytes waiting to be written.",
          log->pending.len},
-        {"downcase_sequence_gaps_total", "counter", "Jumps in framed publishers' sequence numbers.",
-         sub->seq.gaps},
-        {"downcase_lost_messages_total", "counter", "Framed messages missing in those jumps.",
-         sub->seq.lost},
+        {"downcase_sequence_gaps_total", "counter",
+         "Gap lines written: framed messages that could not be had (not retained).", rs->gaps},
+        {"downcase_lost_messages_total", "counter", "Framed messages in those gap lines.",
+         rs->lost},
+        {"downcase_duplicate_messages_total", "counter",
+         "Framed messages not logged because their sequence number was not above the last one "
+         "logged for their publisher.",
+         rs->duplicates},
+        {"downcase_rejected_messages_total", "counter",
+         "Framed messages dropped as a protocol error: an implausible sequence jump.",
+         rs->rejected},
+        {"downcase_replayed_messages_total", "counter",
+         "Framed messages logged from replays (missed live, fetched from retention).",
+         rs->replayed},
+        {"downcase_replay_requests_total", "counter", "Replay requests sent to publishers.",
+         sub->requests},
+        {"downcase_state_saves_total", "counter", "Saves of the --state file.", s->state.saves},
+        {"downcase_state_save_errors_total", "counter", "Failed saves of the --state file.",
+         s->state.save_errors},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
-    per_publisher(m, &sub->seq, "downcase_publisher_lost_messages_total",
-                  "Framed messages missing, by publisher id.",
-                  offsetof(struct seqtrack_peer, lost));
-    per_publisher(m, &sub->seq, "downcase_publisher_received_messages_total",
-                  "Framed messages received, by publisher id.",
-                  offsetof(struct seqtrack_peer, received));
+    per_publisher(m, rs, "downcase_publisher_lost_messages_total",
+                  "Framed messages in gap lines, by publisher id.",
+                  offsetof(struct resync_peer, lost));
+    per_publisher(m, rs, "downcase_publisher_received_messages_total",
+                  "Framed messages received live, by publisher id.",
+                  offsetof(struct resync_peer, received));
+    per_publisher(m, rs, "downcase_publisher_replayed_messages_total",
+                  "Framed messages logged from replays, by publisher id.",
+                  offsetof(struct resync_peer, replayed));
 }
 
 static const struct runtime_recipe recipe = {

@@ -1,42 +1,80 @@
-/* subscriber: the SUB socket, layouts and sequence numbers (subscriber.h). */
+/* subscriber: the SUB socket, layouts and replays (subscriber.h). */
 #include "subscriber.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <zmq.h>
 
 #include "curve.h"
 
 static void check_layout(struct subscriber *s, const struct wire_msg *m)
 {
-    if (s->warned_layout || s->expect_any || m->kind == s->expect) {
+    bool framed = m->kind != WIRE_PLAIN;
+    if (s->warned_layout || s->expect_any || framed == (s->expect == WIRE_FRAMED)) {
         return;
     }
-    bool framed = m->kind == WIRE_FRAMED;
     diag("sub", "received a %s message while --wire=%s: logged anyway (said once)",
          framed ? "framed" : "plain", framed ? "plain" : "framed");
     s->warned_layout = true;
 }
 
-/* Hands on a gap before a framed message whose predecessors from its publisher are missing. */
-static void note_gap(struct subscriber *s, const struct wire_msg *m, const struct timespec *now)
+static void on_tick(uv_timer_t *t);
+
+/* ---- what resync asks for ------------------------------------------------------------------ */
+
+static void deliver(void *ctx, const struct wire_msg *m, const struct timespec *received)
 {
-    int64_t lost = seqtrack_see(&s->seq, m->publisher, m->seq);
-    if (lost < 0) {
-        diag_limited(&s->gap_limit, uv_now(s->loop), 10000, "sub",
-                     "out of memory tracking publishers: gaps are not counted");
-        return;
-    }
-    if (lost == 0) {
-        return;
-    }
-    char id[2 * WIRE_ID_LEN + 1];
-    wire_id_hex(m->publisher, id);
-    diag_limited(&s->gap_limit, uv_now(s->loop), 10000, "sub",
-                 "gap: %lld message(s) of publisher %s missing before seq %llu", (long long)lost,
-                 id, (unsigned long long)m->seq);
-    s->sink.gap(s->sink.ctx, m->publisher, (uint64_t)lost, now);
+    struct subscriber *s = ctx;
+    s->sink.message(s->sink.ctx, m, received);
 }
+
+static void gap(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost, const struct timespec *now)
+{
+    struct subscriber *s = ctx;
+    char hex[2 * WIRE_ID_LEN + 1];
+    wire_id_hex(id, hex);
+    diag_limited(&s->gap_limit, uv_now(s->loop), 10000, "sub",
+                 "gap: %llu message(s) of publisher %s cannot be had (not retained)",
+                 (unsigned long long)lost, hex);
+    s->sink.gap(s->sink.ctx, id, lost, now);
+}
+
+/* A request is a subscription (wire.h), unsubscribed at once so that no socket keeps it and a
+ * reconnection does not send it again. */
+static void request(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t from, uint32_t count,
+                    uint32_t nonce)
+{
+    struct subscriber *s = ctx;
+    struct wire_request rq = {.from = from, .count = count, .nonce = nonce};
+    memcpy(rq.subscriber, s->id, WIRE_ID_LEN);
+    memcpy(rq.publisher, id, WIRE_ID_LEN);
+    uint8_t t[WIRE_REQUEST_LEN];
+    wire_request_encode(t, &rq);
+    if (s->sock.sock == NULL || s->sock.closing) {
+        return;
+    }
+    if (zmq_setsockopt(s->sock.sock, ZMQ_SUBSCRIBE, t, sizeof t) == 0) {
+        zmq_setsockopt(s->sock.sock, ZMQ_UNSUBSCRIBE, t, sizeof t);
+        s->requests++;
+    }
+    if (s->tick_open && !uv_is_active((uv_handle_t *)&s->tick)) {
+        uv_timer_start(&s->tick, on_tick, RESYNC_RETRY_MS / 2, RESYNC_RETRY_MS / 2);
+    }
+}
+
+static void protocol_error(void *ctx, const uint8_t id[WIRE_ID_LEN], const char *what, uint64_t seq,
+                           uint64_t last)
+{
+    struct subscriber *s = ctx;
+    char hex[2 * WIRE_ID_LEN + 1];
+    wire_id_hex(id, hex);
+    diag_limited(&s->protocol_limit, uv_now(s->loop), 10000, "sub",
+                 "publisher %s: %s (sequence %llu after %llu): message dropped", hex, what,
+                 (unsigned long long)seq, (unsigned long long)last);
+}
+
+/* ---- receiving ------------------------------------------------------------------------------ */
 
 unsigned subscriber_drain(struct subscriber *s, unsigned budget)
 {
@@ -73,10 +111,24 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
         check_layout(s, &m);
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        if (m.kind == WIRE_FRAMED) {
-            note_gap(s, &m, &now);
+        switch (m.kind) {
+        case WIRE_PLAIN:
+            s->sink.message(s->sink.ctx, &m, &now);
+            break;
+        case WIRE_FRAMED:
+            resync_message(&s->resync, &m, uv_now(s->loop), &now);
+            break;
+        case WIRE_BATCH:
+        case WIRE_STATUS:
+            if (!wire_is_for(&m, s->id)) {
+                s->not_for_us++; /* a relay of another vendor, or a misrouted answer */
+            } else if (m.kind == WIRE_BATCH) {
+                resync_batch(&s->resync, &m, uv_now(s->loop), &now);
+            } else {
+                resync_status(&s->resync, &m, uv_now(s->loop), &now);
+            }
+            break;
         }
-        s->sink.message(s->sink.ctx, &m, &now);
     }
     return done;
 }
@@ -88,17 +140,52 @@ static void on_readable(struct zsock *z)
     s->sink.batch_end(s->sink.ctx);
 }
 
-int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
-                    const struct subscriber_config *cfg, struct subscriber_sink sink)
+static void on_tick(uv_timer_t *t)
+{
+    struct subscriber *s = t->data;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    resync_tick(&s->resync, uv_now(s->loop), &now);
+    s->sink.batch_end(s->sink.ctx); /* a gap given up on, and the messages kept behind it */
+    if (!resync_waiting(&s->resync)) {
+        uv_timer_stop(t);
+    }
+}
+
+/* Every new connection: ask each known publisher what followed its last message here. */
+static void on_peer_up(struct zmonitor *m)
+{
+    struct subscriber *s = m->data;
+    resync_connected(&s->resync, uv_now(s->loop));
+}
+
+void subscriber_init(struct subscriber *s, uv_loop_t *loop, struct subscriber_sink sink)
 {
     memset(s, 0, sizeof *s);
     s->loop = loop;
     s->sink = sink;
+    resync_init(&s->resync, (struct resync_ops){
+                                .deliver = deliver,
+                                .gap = gap,
+                                .request = request,
+                                .protocol_error = protocol_error,
+                                .ctx = s,
+                            });
+}
+
+int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_config *cfg)
+{
     s->expect_any = cfg->expect_any;
     s->expect = cfg->expect;
-    seqtrack_init(&s->seq);
     zsock_frames_init(s->frames, SUBSCRIBER_MAX_FRAMES);
     s->frames_ready = true;
+    uv_timer_init(s->loop, &s->tick);
+    s->tick.data = s;
+    s->tick_open = true;
+    if (getrandom(s->id, sizeof s->id, 0) != (ssize_t)sizeof s->id) {
+        diag("sub", "getrandom: %s", strerror(errno));
+        return -errno;
+    }
     /* Linger 0: a SUB has nothing to send. */
     int rc = zsock_open(&s->sock, zctx, ZMQ_SUB, "ZMQ_SUB", "sub", 0, s);
     if (rc == 0) {
@@ -109,6 +196,12 @@ int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
         const char *t = cfg->ntopics ? cfg->topics[i] : "";
         rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", t, strlen(t));
     }
+    if (rc == 0) {
+        /* The inbox, where replays addressed to this subscriber arrive. */
+        uint8_t inbox[WIRE_INBOX_LEN];
+        wire_inbox(inbox, s->id);
+        rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", inbox, sizeof inbox);
+    }
     if (rc == 0 && cfg->curve_secret) {
         rc = curve_client(&s->sock, cfg->curve_secret, cfg->curve_server);
     }
@@ -117,17 +210,24 @@ int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
     }
     if (rc == 0) {
         /* Before attaching, so the first connections are reported too. */
-        rc = zmonitor_open(&s->monitor, loop, zctx, s->sock.sock, "inproc://downcase-sub-monitor",
-                           "sub");
+        rc = zmonitor_open(&s->monitor, s->loop, zctx, s->sock.sock,
+                           "inproc://downcase-sub-monitor", "sub");
         s->monitor.data = s;
+        s->monitor.on_up = on_peer_up;
     }
     if (rc == 0) {
         rc = zendpoint_attach(&s->sock, cfg->endpoints);
     }
     if (rc == 0) {
-        rc = zsock_watch(&s->sock, loop, ZMQ_POLLIN, on_readable);
+        rc = zsock_watch(&s->sock, s->loop, ZMQ_POLLIN, on_readable);
     }
     return rc;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct subscriber *s = h->data;
+    barrier_release(&s->closing);
 }
 
 void subscriber_close(struct subscriber *s, struct closer closed)
@@ -138,6 +238,11 @@ void subscriber_close(struct subscriber *s, struct closer closed)
         s->frames_ready = false;
     }
     barrier_init(&s->closing, closed);
+    if (s->tick_open) {
+        s->tick_open = false;
+        barrier_hold(&s->closing);
+        uv_close((uv_handle_t *)&s->tick, on_tick_closed);
+    }
     zmonitor_close(&s->monitor, barrier_take(&s->closing));
     zsock_close(&s->sock, barrier_take(&s->closing));
     barrier_release(&s->closing);
@@ -145,5 +250,5 @@ void subscriber_close(struct subscriber *s, struct closer closed)
 
 void subscriber_finish(struct subscriber *s)
 {
-    seqtrack_finish(&s->seq);
+    resync_finish(&s->resync);
 }

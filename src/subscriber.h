@@ -2,11 +2,13 @@
  *
  * Data flow: ZMQ_FD ready -> zwatch check -> subscriber_drain receives up to a budget of whole
  * messages -> each is told apart by layout (wire.h; a message of neither layout is counted and
- * reported, rate-limited, and dropped) -> a framed message's sequence number is checked against
- * its publisher's last (seqtrack.h), and a jump is handed on as a gap before the message ->
- * the owner's sink gets the message, then, once per batch, batch_end (the sub writes its log
- * there, once per batch rather than per message). The socket's peers are monitored
- * (zmonitor.h: "peer ... up/down"). */
+ * reported, rate-limited, and dropped) -> a plain message goes to the sink; a framed one, and
+ * the replay answers addressed to this subscriber's inbox, go through resync (resync.h: every
+ * message once, in order, missing ones asked for, what cannot be had reported as a gap) -> the
+ * owner's sink gets each message and gap, then, once per batch, batch_end (the sub writes its
+ * log there, once per batch rather than per message). The socket's peers are monitored
+ * (zmonitor.h: "peer ... up/down"); each new connection makes resync ask every known publisher
+ * what it missed. */
 #ifndef DOWNCASE_SUBSCRIBER_H
 #define DOWNCASE_SUBSCRIBER_H
 
@@ -18,7 +20,7 @@
 
 #include "closer.h"
 #include "diag.h"
-#include "seqtrack.h"
+#include "resync.h"
 #include "wire.h"
 #include "zendpoint.h"
 #include "zmonitor.h"
@@ -55,7 +57,10 @@ struct subscriber_sink {
 struct subscriber {
     struct zsock sock;
     struct zmonitor monitor;
-    struct seqtrack seq;
+    struct resync resync;
+    uint8_t id[WIRE_ID_LEN]; /* this subscriber's inbox, random per process */
+    uv_timer_t tick;         /* resync's retries */
+    bool tick_open;
     uv_loop_t *loop;
     struct subscriber_sink sink;
     bool expect_any;
@@ -64,22 +69,27 @@ struct subscriber {
     bool frames_ready;
     uint64_t received;
     uint64_t malformed;
+    uint64_t requests;   /* replay requests sent */
+    uint64_t not_for_us; /* replay answers addressed to another subscriber */
     bool warned_layout;
     struct diag_limit malformed_limit;
     struct diag_limit gap_limit;
+    struct diag_limit protocol_limit;
     struct barrier closing;
 };
 
+/* Prepares resync (so a saved state can be restored into s->resync before subscriber_open).
+ * Cannot fail. */
+void subscriber_init(struct subscriber *s, uv_loop_t *loop, struct subscriber_sink sink);
 /* Creates the socket in zctx (options, subscriptions, monitor, endpoints, watch, in that
  * order). 0 or a negative errno (reported); close it either way. */
-int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
-                    const struct subscriber_config *cfg, struct subscriber_sink sink);
+int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_config *cfg);
 /* Receives and hands on up to `budget` messages (without batch_end). Returns how many were
  * received. */
 unsigned subscriber_drain(struct subscriber *s, unsigned budget);
 /* Stops receiving, closes the monitor and the socket; `closed` runs afterwards (closer.h). */
 void subscriber_close(struct subscriber *s, struct closer closed);
-/* Frees what is left once closed (the sequence table, kept for the final report). */
+/* Frees what is left once closed (the publishers' table, kept for the final report). */
 void subscriber_finish(struct subscriber *s);
 
 #endif

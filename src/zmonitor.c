@@ -56,6 +56,9 @@ static void count_peers(struct zmonitor *m, uint16_t event, uint32_t value, cons
         m->up++;
         diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
                      endpoint, (unsigned long long)zmonitor_connected(m));
+        if (m->on_up) {
+            m->on_up(m);
+        }
     } else if (event == ZMQ_EVENT_DISCONNECTED) {
         if (m->failing > 0) {
             m->failing--;

@@ -34,6 +34,8 @@ struct zmonitor {
     uint64_t failing; /* connections whose handshake failed and that have not ended yet */
     struct diag_limit up_limit;
     struct diag_limit down_limit;
+    /* Optional (zmonitor_open): a peer's handshake succeeded; set after opening. */
+    void (*on_up)(struct zmonitor *m);
     void *data; /* the owner's */
 };
 

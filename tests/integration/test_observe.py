@@ -150,8 +150,9 @@ class ObserveTest(harness.ProcessTest):
         """A stalled subscriber with tiny high-water marks: once the kernel's socket buffers
         are full too (hence large messages), the publisher refuses messages (NODROP), counts
         them and answers 503; every 200 is logged, and nothing is a gap (a refused message
-        takes no sequence number)."""
-        pub = self.start(harness.Pub, "--wire=framed", "--hwm=10")
+        takes no sequence number). This is the behaviour without retention (--retain=0);
+        test_replay.py has the one with it."""
+        pub = self.start(harness.Pub, "--wire=framed", "--retain=0", "--hwm=10")
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--hwm=10", log=log, connect=pub.endpoint)
         n0 = warm_up(pub, log)
@@ -184,8 +185,9 @@ class ObserveTest(harness.ProcessTest):
     def test_messages_lost_in_transit_are_reported_exactly(self):
         """A subscriber frozen until heartbeats make the publisher drop it: what was queued for
         it and what was published while it was away are answered 200 and lost; its gap lines,
-        once it is back, add up to exactly the 200s it did not log."""
-        pub = self.start(harness.Pub, "--wire=framed", "--heartbeat=200ms")
+        once it is back, add up to exactly the 200s it did not log. Without retention
+        (--retain=0): with it, they are fetched instead (test_replay.py)."""
+        pub = self.start(harness.Pub, "--wire=framed", "--retain=0", "--heartbeat=200ms")
         log = self.tmp.file("sub.log")
         sub = self.start(harness.Sub, "--heartbeat=200ms", "--metrics=127.0.0.1:0", log=log,
                          connect=pub.endpoint)

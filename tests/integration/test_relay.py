@@ -111,8 +111,9 @@ class RelayTest(harness.ProcessTest):
     def test_loss_at_the_relay_is_counted_and_reported_as_gaps(self):
         """One stalled subscriber with tiny high-water marks behind the relay: the relay refuses
         messages (NODROP), counts them, and the other subscriber's gap lines add up to exactly
-        what the relay and the pub refused."""
-        pub = self.start(harness.Pub, "--wire=framed")
+        what the relay and the pub refused. Without retention (--retain=0 on the pub; the relay
+        keeps none by default here): with it, the gaps are fetched instead."""
+        pub = self.start(harness.Pub, "--wire=framed", "--retain=0")
         relay = self.start(Relay, "--hwm=10", upstream=[pub.endpoint])
         stalled_log = self.tmp.file("stalled.log")
         log = self.tmp.file("live.log")
