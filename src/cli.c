@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "hostport.h"
 #include "logfile.h"
+#include "journal.h"
 #include "retain.h"
 #include "zsock.h"
 
@@ -119,6 +120,7 @@ enum kind {
 #define MAX_HWM 10000000u
 #define MAX_BACKLOG (16ull << 30)
 #define MAX_RETAIN (64ull << 30)
+#define MAX_JOURNAL (1ull << 50)
 
 #define AT(field) offsetof(struct cli_options, field), sizeof(((struct cli_options *)0)->field)
 
@@ -180,6 +182,11 @@ static const struct flag {
     {"probe", 0, K_PROBE, ROLE_ANY, false, AT(probe), 0, 0, 0, 0, NULL, 0, NULL},
     {"retain", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(retain_bytes), 0, 0, MAX_RETAIN, 0, NULL,
      0, NULL},
+    {"journal", 0, K_PATH, ROLE_PUB, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0, NULL},
+    {"journal-size", 0, K_SIZE, ROLE_PUB, false, AT(journal_bytes), 0, 64 * 1024, MAX_JOURNAL, 0,
+     NULL, 0, NULL},
+    {"journal-sync", 0, K_DURATION, ROLE_PUB, false, AT(journal_sync_ms), 0, 0, MAX_TIMEOUT_MS, 0,
+     NULL, 0, NULL},
     {"state", 0, K_PATH, ROLE_SUB, false, AT(state_path), 0, 0, 0, 0, NULL, 0, NULL},
     {"upstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(upstreams),
      offsetof(struct cli_options, nupstreams), 0, 0, 0, NULL, 0, NULL},
@@ -465,6 +472,16 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (e->nbinds == 0 && e->nconnects == 0) {
             e->binds[e->nbinds++] = "tcp://*:4444";
         }
+        if ((was_seen(seen, "journal") || was_seen(seen, "journal-size") ||
+             was_seen(seen, "journal-sync")) &&
+            o->wire != WIRE_FRAMED) {
+            return fail(err, "--journal needs --wire=framed (plain messages carry no sequence "
+                             "number to replay)");
+        }
+        if ((was_seen(seen, "journal-size") || was_seen(seen, "journal-sync")) &&
+            o->journal_dir == NULL) {
+            return fail(err, "--journal-size and --journal-sync need --journal=DIR");
+        }
         if (o->curve_allow && !o->curve_secret) {
             return fail(err, "--curve-allow needs --curve-secret (the publisher's own key pair)");
         }
@@ -502,6 +519,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
     o->heartbeat_ms = ZSOCK_DEFAULT_HEARTBEAT_MS;
     o->log_backlog = LOGFILE_MAX_PENDING;
     o->retain_bytes = RETAIN_DEFAULT_BYTES;
+    o->journal_bytes = JOURNAL_DEFAULT_BYTES;
+    o->journal_sync_ms = JOURNAL_DEFAULT_SYNC_MS;
     uint64_t seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];

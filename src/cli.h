@@ -67,6 +67,10 @@ struct cli_options {
 
     /* pub and relay: --retain, bytes of recent messages kept to answer replays (0: off). */
     size_t retain_bytes;
+    /* pub: --journal=DIR keeps the retention on disk; its size and sync interval. */
+    const char *journal_dir;
+    uint64_t journal_bytes;
+    uint64_t journal_sync_ms;
     /* sub: --state; NULL: LOG.state beside a file log, none with --log=- */
     const char *state_path;
 

@@ -58,11 +58,13 @@ static void downcase(void *ctx, const struct http_request *req, const struct rou
      * has queued its message: when a subscriber's queue is full (--hwm) the message is refused
      * at once, never waited for, counted by the publisher, and the client is told to retry. So
      * every 200 is a message on its way to every subscriber. */
-    if (req->method == HTTP_GET && publisher_send(r->publisher, b->data, b->len) < 0) {
-        http_response_text(
-            res, 503,
-            "503 Service Unavailable: the message could not be queued for the subscribers "
-            "(they are behind); retry\n");
+    if (req->method == HTTP_GET && (rc = publisher_send(r->publisher, b->data, b->len)) < 0) {
+        http_response_text(res, 503,
+                           rc == -EAGAIN
+                               ? "503 Service Unavailable: the message could not be queued for "
+                                 "the subscribers (they are behind); retry\n"
+                               : "503 Service Unavailable: the message could not be retained "
+                                 "(the journal cannot be written); retry\n");
         res->extra_headers = "Retry-After: 1\r\n";
         return;
     }

@@ -556,6 +556,10 @@ static void flush(struct http_conn *c)
     uv_stream_t *st = (uv_stream_t *)&c->tcp;
     while (!c->closing && !c->writing && !c->lingering) {
         if (c->out.len > 0) {
+            if (c->conns->before_write) {
+                /* What these answers promise must be durable before they leave. */
+                c->conns->before_write(c->conns->before_write_ctx);
+            }
             uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
             int n = uv_try_write(st, &b, 1);
             if (n == UV_EAGAIN) {

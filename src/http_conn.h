@@ -92,6 +92,9 @@ struct http_conns {
     struct http_conn *first; /* every open connection */
     size_t n;
     void (*on_gone)(struct http_conns *cs); /* a connection was freed (n is already lower) */
+    /* Optional: runs before answers are written (the pub's journal group commit). */
+    void (*before_write)(void *ctx);
+    void *before_write_ctx;
     /* One read buffer for all connections: libuv hands it to one read callback at a time, and
      * a connection copies out whatever it must keep, so idle connections cost no buffer. */
     char readbuf[64 * 1024];

@@ -41,6 +41,9 @@ static int open_parts(struct runtime *rt)
         .tuning = {.hwm = o->hwm, .heartbeat_ms = o->heartbeat_ms},
         .curve_secret = o->curve_secret,
         .retain_bytes = o->retain_bytes,
+        .journal = {.dir = o->journal_dir,
+                    .max_bytes = o->journal_bytes,
+                    .sync_ms = o->journal_sync_ms},
     };
     if (rc == 0) {
         rc = publisher_open(&pub->publisher, &rt->loop, rt->zctx, &cfg);
@@ -50,6 +53,8 @@ static int open_parts(struct runtime *rt)
     }
     if (rc == 0) {
         rc = downcase_route_add(&pub->route, &rt->router, &pub->publisher);
+        rt->http.conns.before_write = publisher_commit;
+        rt->http.conns.before_write_ctx = &pub->publisher;
     }
     if (rc == 0) {
         rc = runtime_listen(rt);
@@ -93,6 +98,31 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          "CURVE clients the ZAP handler admitted (0 without --curve-secret).", pub->zap.allowed},
         {"downcase_curve_clients_denied_total", "counter",
          "CURVE clients the ZAP handler refused: key not in --curve-allow.", pub->zap.denied},
+        {"downcase_replay_requests_answered_total", "counter",
+         "Replay requests answered (subscribers fetching what they missed).",
+         pub->publisher.replay.requests},
+        {"downcase_replay_messages_sent_total", "counter", "Messages sent in replay answers.",
+         pub->publisher.replay.messages},
+        {"downcase_retained_messages_evicted_total", "counter",
+         "Messages dropped from the memory retention to make room (--retain).",
+         pub->publisher.retain.evicted},
+        {"downcase_retained_bytes", "gauge", "Bytes held by the memory retention.",
+         pub->publisher.retain.bytes},
+        {"downcase_journal_appended_total", "counter", "Messages appended to the journal.",
+         pub->publisher.journal.appended},
+        {"downcase_journal_append_errors_total", "counter",
+         "Messages the journal could not take (answered 503).",
+         pub->publisher.journal.append_errors},
+        {"downcase_journal_syncs_total", "counter", "fdatasync rounds of the journal.",
+         pub->publisher.journal.syncs},
+        {"downcase_journal_damage_total", "counter",
+         "Damaged places found in the journal at start-up (torn, changed or missing records).",
+         pub->publisher.journal.damage},
+        {"downcase_journal_segments_removed_total", "counter",
+         "Oldest journal segments removed to stay within --journal-size.",
+         pub->publisher.journal.segments_removed},
+        {"downcase_journal_bytes", "gauge", "Bytes of journal segments on disk.",
+         pub->publisher.journal.total_bytes},
         {"downcase_curve_handshakes_failed_total", "counter",
          "Handshakes that failed before ZAP: no CURVE, or the wrong server key.", pub->zap.failed},
     };

@@ -15,11 +15,17 @@
 static void on_subscriptions(struct zsock *z)
 {
     struct publisher *p = z->data;
-    const struct replay_source src = {
-        .range = retain_range_cb,
-        .copy = retain_copy,
-        .ctx = &p->retain,
-    };
+    const struct replay_source src = p->journaling ? (struct replay_source){
+                                                         .range = journal_range,
+                                                         .copy = journal_copy,
+                                                         .next_held = journal_next_held,
+                                                         .ctx = &p->journal,
+                                                     }
+                                                   : (struct replay_source){
+                                                         .range = retain_range_cb,
+                                                         .copy = retain_copy,
+                                                         .ctx = &p->retain,
+                                                     };
     for (int i = 0; i < PUBLISHER_SUB_BUDGET; i++) {
         if (zsock_recv(&p->sock, &p->sub_msg, 1) <= 0) {
             break;
@@ -54,8 +60,18 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
         return -errno;
     }
     zmq_msg_init(&p->sub_msg);
-    p->retaining = cfg->wire == WIRE_FRAMED && cfg->retain_bytes > 0;
-    retain_init(&p->retain, cfg->retain_bytes);
+    p->journaling = cfg->wire == WIRE_FRAMED && cfg->journal.dir != NULL;
+    p->retaining = p->journaling || (cfg->wire == WIRE_FRAMED && cfg->retain_bytes > 0);
+    retain_init(&p->retain, p->journaling ? 0 : cfg->retain_bytes);
+    if (p->journaling) {
+        /* The journal holds the id and the sequence: a restarted pub continues them. */
+        int rc = journal_open(&p->journal, loop, &cfg->journal, "pub");
+        if (rc < 0) {
+            return rc;
+        }
+        memcpy(p->id, p->journal.id, WIRE_ID_LEN);
+        p->seq = p->journal.head;
+    }
     int rc = zsock_open(&p->sock, zctx, ZMQ_XPUB, "ZMQ_XPUB", "pub", PUBLISHER_LINGER_MS, p);
     /* Options must precede bind/connect: they apply to connections made afterwards. */
     if (rc == 0) {
@@ -123,7 +139,9 @@ static int wait_for_room(struct publisher *p, const char *text, size_t len)
 /* With retention: keep, then hand to ZeroMQ for whoever has room (publisher.h). */
 static int send_retained(struct publisher *p, const char *text, size_t len)
 {
-    int rc = retain_add(&p->retain, p->id, p->seq + 1, p->topic, p->topic_len, text, len);
+    int rc = p->journaling
+                 ? journal_append(&p->journal, p->seq + 1, p->topic, p->topic_len, text, len)
+                 : retain_add(&p->retain, p->id, p->seq + 1, p->topic, p->topic_len, text, len);
     if (rc < 0 && rc != -E2BIG) {
         p->retain_errors++;
         p->dropped++;
@@ -167,12 +185,24 @@ int publisher_send(struct publisher *p, const char *text, size_t len)
 void publisher_close(struct publisher *p, struct closer closed)
 {
     p->open = false;
-    zsock_close(&p->sock, closed);
+    barrier_init(&p->closing, closed);
+    journal_close(&p->journal, barrier_take(&p->closing));
+    zsock_close(&p->sock, barrier_take(&p->closing));
+    barrier_release(&p->closing);
+}
+
+void publisher_commit(void *ctx)
+{
+    struct publisher *p = ctx;
+    if (p->journaling && p->journal.cfg.sync_ms == 0) {
+        journal_commit(&p->journal);
+    }
 }
 
 void publisher_finish(struct publisher *p)
 {
     zmq_msg_close(&p->sub_msg);
     retain_finish(&p->retain);
+    journal_finish(&p->journal);
     buf_finish(&p->scratch);
 }

@@ -30,6 +30,7 @@
 
 #include "buf.h"
 #include "closer.h"
+#include "journal.h"
 #include "replay.h"
 #include "retain.h"
 #include "wire.h"
@@ -51,6 +52,7 @@ struct publisher_config {
     struct zsock_tuning tuning;
     const char *curve_secret; /* NULL: plain; else every endpoint is a CURVE server */
     size_t retain_bytes;      /* --retain; 0: none (framed only: plain has no sequence) */
+    struct journal_config journal; /* dir NULL: no journal; else it is the retention */
 };
 
 struct publisher {
@@ -66,6 +68,9 @@ struct publisher {
     bool open;          /* attached and watched: it can publish */
     bool retaining;     /* a 200 means retained (see above) */
     struct retain retain;
+    struct journal journal;
+    bool journaling;
+    struct barrier closing;
     struct replay_stats replay;
     struct buf scratch;     /* a replay batch being built */
     zmq_msg_t sub_msg;      /* the subscription message being handled */
@@ -84,6 +89,9 @@ int publisher_send(struct publisher *p, const char *text, size_t len);
 /* Stops watching, then closes the socket with a bounded linger; `closed` runs afterwards
  * (closer.h: zero-safe, idempotent). */
 void publisher_close(struct publisher *p, struct closer closed);
+/* With --journal-sync=0: syncs what was journaled, before answers go out (http_conns'
+ * before_write hook; ctx is the publisher). */
+void publisher_commit(void *ctx);
 /* Frees the retention, once closed. */
 void publisher_finish(struct publisher *p);
 

@@ -53,10 +53,17 @@ int replay_answer(void *sock, const struct replay_source *src, const struct wire
             size_t n =
                 src->copy(src->ctx, rq->publisher, from, (size_t)left, REPLAY_BATCH_BYTES, scratch);
             if (n == 0) {
-                if (from == rq->from) {
+                if (from != rq->from) {
+                    break;
+                }
+                if (src->next_held == NULL) {
                     return -ENOENT; /* a hole here: someone upstream may hold it */
                 }
-                break;
+                /* A hole (damage): what follows it is the oldest this subscriber can have. */
+                uint64_t held = src->next_held(src->ctx, from);
+                uint64_t after = held ? held : newest + 1;
+                st->requests++;
+                return send_status(sock, rq, after, after, newest);
             }
             uint8_t header[WIRE_HEADER_LEN];
             wire_header_encode(header, rq->publisher, from);

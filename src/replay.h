@@ -38,6 +38,9 @@ struct replay_source {
      * Returns how many it appended. */
     size_t (*copy)(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t from, size_t max,
                    size_t max_bytes, struct buf *out);
+    /* Optional: the first sequence at or after `from` it holds (0: none). With it, a request
+     * that falls into a hole is answered (the hole is a gap); without it (a relay), -ENOENT. */
+    uint64_t (*next_held)(void *ctx, uint64_t from);
     void *ctx;
 };
 
