@@ -60,11 +60,11 @@ struct journal_segment {
     char path[4096];
     int fd;
     char *map;
-    size_t size;  /* mapped bytes (the file's size) */
-    size_t used;  /* end of the last good record */
+    size_t size; /* mapped bytes (the file's size) */
+    size_t used; /* end of the last good record */
     uint64_t first;
-    uint64_t last; /* last < first: empty */
-    bool sealed;  /* recovered or full: never appended to */
+    uint64_t last;   /* last < first: empty */
+    bool sealed;     /* recovered or full: never appended to */
     uint32_t *index; /* offset of record first + k * JOURNAL_INDEX_EVERY */
     size_t nindex;
     size_t index_cap;
@@ -93,7 +93,7 @@ struct journal {
     uint64_t appended;
     uint64_t append_errors;
     uint64_t syncs;
-    uint64_t damage;        /* damaged places found at recovery */
+    uint64_t damage; /* damaged places found at recovery */
     uint64_t segments_removed;
 };
 

@@ -19,11 +19,13 @@ static void on_subscriptions(struct zsock *z)
                                                          .range = journal_range,
                                                          .copy = journal_copy,
                                                          .next_held = journal_next_held,
+                                                         .origin = true,
                                                          .ctx = &p->journal,
                                                      }
                                                    : (struct replay_source){
                                                          .range = retain_range_cb,
                                                          .copy = retain_copy,
+                                                         .origin = true,
                                                          .ctx = &p->retain,
                                                      };
     for (int i = 0; i < PUBLISHER_SUB_BUDGET; i++) {

@@ -50,8 +50,8 @@ struct publisher_config {
     const char *topic; /* framed only */
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
-    const char *curve_secret; /* NULL: plain; else every endpoint is a CURVE server */
-    size_t retain_bytes;      /* --retain; 0: none (framed only: plain has no sequence) */
+    const char *curve_secret;      /* NULL: plain; else every endpoint is a CURVE server */
+    size_t retain_bytes;           /* --retain; 0: none (framed only: plain has no sequence) */
     struct journal_config journal; /* dir NULL: no journal; else it is the retention */
 };
 

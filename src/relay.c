@@ -34,6 +34,9 @@
 #include "zmonitor.h"
 #include "zsock.h"
 #include "zsubs.h"
+#include "replay.h"
+#include "retain.h"
+#include "wire.h"
 
 /* Messages forwarded per loop iteration before the other socket, HTTP and signals get a turn. */
 #define RELAY_BUDGET 512
@@ -54,6 +57,17 @@ struct relay {
     uint64_t subscriptions; /* messages from downstream passed upstream */
     uint64_t errors;        /* sends failing for another reason (reported, rate-limited) */
     struct diag_limit error_limit;
+    /* --retain: what passed down, to answer replays (replay.h). */
+    bool retaining;
+    struct retain retain;
+    struct replay_stats replay;
+    uint64_t requests_passed; /* replay requests for what this relay does not hold: passed up */
+    uint64_t control_dropped; /* replay answers refused downstream (the subscriber asks again) */
+    struct buf scratch;
+    uint8_t topic[256];
+    size_t topic_len;
+    uint8_t header[WIRE_HEADER_LEN];
+    bool header_ok;
 };
 
 static void send_failed(struct relay *r, const char *what, int err)
@@ -61,6 +75,60 @@ static void send_failed(struct relay *r, const char *what, int err)
     r->errors++;
     diag_limited(&r->error_limit, uv_now(r->loop), 1000, "relay", "zmq_msg_send(%s): %s", what,
                  zmq_strerror(err));
+}
+
+/* A framed data message going down is retained (--retain) as its frames pass: the topic and
+ * header are copied as they go, and the message is kept before its last frame is sent, so a
+ * subscriber can never have it before the relay could answer for it. */
+static void keep_frame(struct relay *r, int k, bool more)
+{
+    if (!r->retaining) {
+        return;
+    }
+    size_t len = zmq_msg_size(&r->frame);
+    const uint8_t *data = zmq_msg_data(&r->frame);
+    if (k == 0) {
+        r->topic_len = len <= sizeof r->topic && more ? len : SIZE_MAX;
+        if (r->topic_len != SIZE_MAX) {
+            memcpy(r->topic, data, len);
+        }
+    } else if (k == 1) {
+        r->header_ok = len == WIRE_HEADER_LEN && more;
+        if (r->header_ok) {
+            memcpy(r->header, data, WIRE_HEADER_LEN);
+        }
+    } else if (k == 2 && !more && r->header_ok && r->topic_len != SIZE_MAX && r->topic_len > 0 &&
+               r->topic[0] != WIRE_CONTROL) {
+        /* A sequence not above the newest held (a replay passing down) is not kept twice. */
+        retain_add(&r->retain, r->header, wire_get64(r->header + WIRE_ID_LEN),
+                   (const char *)r->topic, r->topic_len, (const char *)data, len);
+    }
+}
+
+/* A subscription from downstream: applied here as the pub applies it (zsubs.h). A replay
+ * request for messages this relay holds is answered here; anything else goes up unchanged, to
+ * whoever holds what is asked for. True when the message was answered and goes no further. */
+static bool subscription(struct relay *r)
+{
+    struct wire_request rq;
+    int kind = zsubs_handle(r->down.sock, zmq_msg_data(&r->frame), zmq_msg_size(&r->frame), &rq);
+    if (kind < 0) {
+        send_failed(r, "downstream subscription", -kind);
+        return false;
+    }
+    if (kind != ZSUBS_REQUEST || !r->retaining) {
+        return false;
+    }
+    const struct replay_source src = {
+        .range = retain_range_cb,
+        .copy = retain_copy,
+        .ctx = &r->retain,
+    };
+    if (replay_answer(r->down.sock, &src, &rq, &r->scratch, &r->replay) == -ENOENT) {
+        r->requests_passed++;
+        return false;
+    }
+    return true;
 }
 
 /* Receives the rest of a message whose first frame could not be forwarded, and drops it. */
@@ -90,33 +158,41 @@ static unsigned pump(struct relay *r, void *from, void *to, bool downwards, unsi
             break;
         }
         n++;
-        if (!downwards) {
-            /* A subscription: applied here as the pub applies it (zsubs.h), then passed up
-             * unchanged, replay requests included, to whoever holds what is asked for. */
-            struct wire_request rq;
-            if (zsubs_handle(r->down.sock, zmq_msg_data(&r->frame), zmq_msg_size(&r->frame), &rq) <
-                0) {
-                send_failed(r, "downstream subscription", zmq_errno());
-            }
+        if (!downwards && subscription(r)) {
+            continue; /* a replay request this relay answered itself */
         }
         /* With NODROP the high-water mark is checked on the first frame only: once it is
          * accepted, the rest of the message is too, so a message is never cut in half. */
         bool more = zmq_msg_more(&r->frame);
+        if (downwards) {
+            keep_frame(r, 0, more);
+        }
         if (zmq_msg_send(&r->frame, to, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
             int err = zmq_errno();
             if (downwards && err == EAGAIN) {
-                r->dropped++;
+                /* A replay answer to a subscriber that is not reading is no message lost: it
+                 * asks again. Only data messages count as dropped. */
+                bool control = zmq_msg_size(&r->frame) > 0 &&
+                               *(const uint8_t *)zmq_msg_data(&r->frame) == WIRE_CONTROL;
+                if (control) {
+                    r->control_dropped++;
+                } else {
+                    r->dropped++;
+                }
             } else {
                 send_failed(r, downwards ? "downstream" : "upstream", err);
             }
             discard_rest(r, from);
             continue;
         }
-        while (more) {
+        for (int k = 1; more; k++) {
             if (zmq_msg_recv(&r->frame, from, ZMQ_DONTWAIT) < 0) {
                 break;
             }
             more = zmq_msg_more(&r->frame);
+            if (downwards) {
+                keep_frame(r, k, more);
+            }
             if (zmq_msg_send(&r->frame, to, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0) {
                 send_failed(r, downwards ? "downstream" : "upstream", zmq_errno());
                 discard_rest(r, from);
@@ -165,7 +241,9 @@ static int open_parts(struct runtime *rt)
     if (rc == 0) {
         rc = zsock_limit_messages(&r->up);
     }
-    if (rc == 0) {
+    /* With retention a full downstream queue drops a message for that subscriber alone, which
+     * fetches it from here; without, NODROP refuses it for all and counts it (see above). */
+    if (rc == 0 && !r->retaining) {
         rc = zsock_set_int(&r->down, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     }
     if (rc == 0) {
@@ -184,6 +262,15 @@ static int open_parts(struct runtime *rt)
     if (rc == 0) {
         rc = zmonitor_open(&r->down_monitor, r->loop, rt->zctx, r->down.sock,
                            "inproc://downcase-relay-downstream", "relay");
+    }
+    if (rc == 0 && r->retaining) {
+        /* A relay that retains subscribes to everything itself, so it goes on receiving (and
+         * retaining) while its subscribers are away: they come back to it for what they missed. */
+        const uint8_t all = 1;
+        if (zmq_send(r->up.sock, &all, 1, 0) < 0) {
+            rc = -zmq_errno();
+            diag("relay", "subscribing upstream: %s", zmq_strerror(-rc));
+        }
     }
     /* Downstream first: subscribers can be there before the first message comes up. */
     if (rc == 0) {
@@ -250,6 +337,15 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          "Messages not queued downstream: a subscriber was at its high-water mark.", r->dropped},
         {"downcase_relay_subscriptions_forwarded_total", "counter",
          "Subscription messages passed from downstream to upstream.", r->subscriptions},
+        {"downcase_replay_requests_answered_total", "counter",
+         "Replay requests this relay answered from its retention.", r->replay.requests},
+        {"downcase_replay_messages_sent_total", "counter", "Messages sent in those answers.",
+         r->replay.messages},
+        {"downcase_replay_requests_passed_total", "counter",
+         "Replay requests for messages this relay does not hold, passed upstream.",
+         r->requests_passed},
+        {"downcase_retained_bytes", "gauge", "Bytes held by the relay's retention.",
+         r->retain.bytes},
         {"downcase_relay_send_errors_total", "counter",
          "Sends that failed for another reason than a full queue.", r->errors},
         {"downcase_zmq_upstream_peers_connected", "gauge",
@@ -286,6 +382,8 @@ int relay_run(const struct cli_options *o)
         return 1;
     }
     r->o = o;
+    r->retaining = o->retain_bytes > 0;
+    retain_init(&r->retain, o->retain_bytes);
     zmq_msg_init(&r->frame);
     const struct runtime_config cfg = {
         .host = o->metrics_host,
@@ -294,6 +392,8 @@ int relay_run(const struct cli_options *o)
     };
     int status = runtime_run(&recipe, r, &cfg);
     zmq_msg_close(&r->frame);
+    retain_finish(&r->retain);
+    buf_finish(&r->scratch);
     free(r);
     return status;
 }

@@ -43,6 +43,9 @@ int replay_answer(void *sock, const struct replay_source *src, const struct wire
         return -ENOENT;
     }
     uint64_t from = rq->from;
+    if (!src->origin && (from < oldest || from > newest)) {
+        return -ENOENT; /* older than what this relay saw, or newer: ask upstream */
+    }
     uint64_t left = rq->count < REPLAY_MAX_COUNT ? rq->count : REPLAY_MAX_COUNT;
     uint8_t topic[WIRE_INBOX_TOPIC_LEN];
     wire_inbox_topic(topic, rq->subscriber, 'B');
@@ -56,7 +59,7 @@ int replay_answer(void *sock, const struct replay_source *src, const struct wire
                 if (from != rq->from) {
                     break;
                 }
-                if (src->next_held == NULL) {
+                if (!src->origin || src->next_held == NULL) {
                     return -ENOENT; /* a hole here: someone upstream may hold it */
                 }
                 /* A hole (damage): what follows it is the oldest this subscriber can have. */

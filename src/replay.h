@@ -41,6 +41,9 @@ struct replay_source {
     /* Optional: the first sequence at or after `from` it holds (0: none). With it, a request
      * that falls into a hole is answered (the hole is a gap); without it (a relay), -ENOENT. */
     uint64_t (*next_held)(void *ctx, uint64_t from);
+    /* The publisher itself (its answer is the last word), not a relay (which passes on what it
+     * cannot answer: -ENOENT for a request older or newer than what it holds, or a hole). */
+    bool origin;
     void *ctx;
 };
 

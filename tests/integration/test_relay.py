@@ -111,10 +111,10 @@ class RelayTest(harness.ProcessTest):
     def test_loss_at_the_relay_is_counted_and_reported_as_gaps(self):
         """One stalled subscriber with tiny high-water marks behind the relay: the relay refuses
         messages (NODROP), counts them, and the other subscriber's gap lines add up to exactly
-        what the relay and the pub refused. Without retention (--retain=0 on the pub; the relay
-        keeps none by default here): with it, the gaps are fetched instead."""
+        what the relay and the pub refused. Without retention (--retain=0 on the pub and the
+        relay): with it, the gaps are fetched instead (test_replay.py)."""
         pub = self.start(harness.Pub, "--wire=framed", "--retain=0")
-        relay = self.start(Relay, "--hwm=10", upstream=[pub.endpoint])
+        relay = self.start(Relay, "--hwm=10", "--retain=0", upstream=[pub.endpoint])
         stalled_log = self.tmp.file("stalled.log")
         log = self.tmp.file("live.log")
         stalled = self.start(harness.Sub, "--hwm=10", log=stalled_log, connect=relay.endpoint)

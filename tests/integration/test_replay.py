@@ -226,6 +226,37 @@ class ReplayTest(harness.ProcessTest):
         m = harness.metrics(pub.host, pub.port)
         self.assertEqual(m["downcase_dropped_messages_total"], 0, "no 503")
 
+    # ---- through relays ------------------------------------------------------------------------
+
+    def test_restarted_sub_behind_relays_is_answered_by_the_relay_or_the_pub(self):
+        """Two relays in a row; the sub behind them stops while messages pass. With retention
+        on the relays, the nearest relay answers; with --retain=0 there, the request goes up
+        through both and the pub answers. Either way every 200 is logged once, no gap."""
+        from test_relay import Relay
+        for relay_retain in ("64m", "0"):
+            with self.subTest(relay_retain=relay_retain):
+                pub = self.start(harness.Pub, "--wire=framed")
+                r1 = self.start(Relay, "--retain=" + relay_retain, upstream=[pub.endpoint])
+                r2 = self.start(Relay, "--retain=" + relay_retain, upstream=[r1.endpoint])
+                log = self.tmp.file("behind-%s.log" % relay_retain)
+                sub = self.sub(log, connect=r2.endpoint)
+                warm_up(pub, log)
+                answered = publish(pub, "up", 100)
+                wait_for(lambda: any(b"up-000099" in l for l in read_lines(log)), 10, "100")
+                self.assertEqual(sub.stop(), 0)
+                answered += publish(pub, "away", 500)
+                self.sub(log, connect=r2.endpoint)
+                self.final_marker(pub, log)
+                self.assert_exactly_once(log, answered)
+                answered_by_r2 = r2.samples()["downcase_replay_requests_answered_total"]
+                answered_by_pub = harness.metrics(pub.host, pub.port)[
+                    "downcase_replay_requests_answered_total"]
+                if relay_retain == "0":
+                    self.assertEqual(answered_by_r2, 0)
+                    self.assertGreater(answered_by_pub, 0)
+                else:
+                    self.assertGreater(answered_by_r2, 0)
+
     # ---- reverse fan-in: the pubs connect into a binding sub ----------------------------------
 
     def test_reverse_fan_in_sub_restart_and_pub_restart(self):
