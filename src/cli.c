@@ -18,12 +18,13 @@
 /* In sections: ISO C only promises string literals of 4095 bytes. */
 const char *const cli_usage[] = {
     "Usage: downcase --role=pub [--listen=HOST:PORT] [ENDPOINTS] [--wire=plain|framed]\n"
-    "                [--topic=NAME] [--curve-secret=FILE [--curve-allow=DIR]]\n"
+    "                [--topic=NAME] [--retain=SIZE | --journal=DIR]\n"
+    "                [--curve-secret=FILE [--curve-allow=DIR]]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
-    "                [--wire=plain|framed] [--topic=PREFIX]...\n"
+    "                [--wire=plain|framed] [--topic=PREFIX]... [--state=PATH]\n"
     "                [--curve-secret=FILE --curve-server=FILE]\n"
     "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
-    "                [--metrics=HOST:PORT]\n"
+    "                [--retain=SIZE] [--metrics=HOST:PORT]\n"
     "       downcase --keygen=NAME\n"
     "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
@@ -50,12 +51,21 @@ const char *const cli_usage[] = {
     "  --log-backlog=SIZE       sub: log bytes held while the log cannot be written\n"
     "                           (default 64m); past it the oldest lines are dropped, counted\n"
     "  --metrics=HOST:PORT      sub, relay: serve /healthz and /metrics over HTTP here\n"
+    "  --state=PATH             sub: where it remembers what it logged, to resume\n"
+    "                           exactly once (default LOG.state; none with --log=-)\n"
     "  --upstream=ENDPOINT      relay: publishers' side, repeatable; connects, or binds\n"
     "                           when written @ENDPOINT\n"
     "  --downstream=ENDPOINT    relay: subscribers' side, repeatable; binds, or connects\n"
     "                           when written >ENDPOINT\n"
     "\n",
 
+    "Retention (framed messages; subscribers fetch what they missed):\n"
+    "  --retain=SIZE            pub, relay: recent messages kept in memory (default\n"
+    "                           64m; 0: off, a full subscriber queue is answered 503)\n"
+    "  --journal=DIR            pub: keep them on disk instead, appended before each 200;\n"
+    "                           the publisher id and sequence survive restarts\n"
+    "  --journal-size=SIZE      pub: oldest segments removed past it (default 1g)\n"
+    "  --journal-sync=TIME      pub: fdatasync interval (default 1s; 0: before answers)\n"
     "HTTP limits (the pub's server and the sub's or relay's --metrics server):\n"
     "  --max-header-bytes=SIZE  request line + headers (default 8k); past it 431 (414 for\n"
     "                           a long target)\n"
@@ -70,7 +80,7 @@ const char *const cli_usage[] = {
     "                           does not fit\n"
     "  --heartbeat=TIME         ZeroMQ heartbeat interval (default 2s, 0 = off); a peer\n"
     "                           silent for three intervals is dropped and reconnected\n"
-    "SIZE is bytes or with k/m (KiB/MiB); TIME is seconds or with ms/s/m.\n"
+    "SIZE is bytes or with k/m/g (KiB/MiB/GiB); TIME is seconds or with ms/s/m.\n"
     "\n",
 
     "CurveZMQ (pub and sub):\n"
@@ -253,6 +263,8 @@ int cli_parse_size(const char *s, uint64_t max, uint64_t *out)
         unit = 1024;
     } else if ((*end == 'm' || *end == 'M') && end[1] == '\0') {
         unit = 1024 * 1024;
+    } else if ((*end == 'g' || *end == 'G') && end[1] == '\0') {
+        unit = 1024 * 1024 * 1024;
     } else if (*end != '\0') {
         return -EINVAL;
     }
@@ -407,7 +419,7 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         store(o, f, n);
         return 0;
     case K_COUNT:
-        if (cli_parse_size(v, f->max, &n) < 0 || n < f->min || strpbrk(v, "kKmM") != NULL) {
+        if (cli_parse_size(v, f->max, &n) < 0 || n < f->min || strpbrk(v, "kKmMgG") != NULL) {
             return fail(err, "invalid value '%s' for %s (expected a number from %llu to %llu)", v,
                         shown, (unsigned long long)f->min, (unsigned long long)f->max);
         }

@@ -108,7 +108,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err);
  * 65535. 0 or -EINVAL; on failure host and port are left alone. */
 int cli_split_hostport(const char *s, char *host, size_t hostsz, int *port);
 
-/* "8192", "8k", "1m" (KiB, MiB) to bytes. 0 or -EINVAL (also past max). */
+/* "8192", "8k", "1m", "1g" (KiB, MiB, GiB) to bytes. 0 or -EINVAL (also past max). */
 int cli_parse_size(const char *s, uint64_t max, uint64_t *out);
 /* "10" or "10s", "500ms", "2m" to milliseconds. 0 or -EINVAL (also past max_ms). */
 int cli_parse_duration(const char *s, uint64_t max_ms, uint64_t *out);
