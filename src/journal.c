@@ -20,6 +20,7 @@
 #define REC_MAGIC 0x44434A52u /* "DCJR" */
 #define REC_HEADER 20         /* magic, payload length, CRC, sequence */
 #define WHO "pub"
+#define ZERO_RUN (64 * 1024) /* zero bytes that end what was ever written (recovery) */
 
 /* ---- records ------------------------------------------------------------------------------ */
 
@@ -173,7 +174,16 @@ static void recover_segment(struct journal *j, struct journal_segment *s, bool n
         /* Not a record here: a torn end, or damage. Look for the next good record. */
         size_t next = off + 1;
         uint64_t next_seq = 0;
+        size_t zeros = 0;
         for (; next + REC_HEADER <= s->size; next++) {
+            /* A long run of zeros is the preallocated space after the last write: nothing
+             * follows it (a message with that many zero bytes in a row would need a request
+             * target of more than 64 KiB of %00). */
+            zeros = s->map[next] == 0 ? zeros + 1 : 0;
+            if (zeros >= ZERO_RUN) {
+                next = s->size;
+                break;
+            }
             size_t m = record_at(s, next, &next_seq);
             if (m > 0 && next_seq >= expect) {
                 break;
@@ -423,7 +433,9 @@ static int recover(struct journal *j)
         j->total_bytes += s->size;
     }
     closedir(d);
-    qsort(j->segs, j->nsegs, sizeof *j->segs, compare_first);
+    if (j->nsegs > 1) {
+        qsort(j->segs, j->nsegs, sizeof *j->segs, compare_first);
+    }
     uint64_t newest = 0;
     for (size_t i = 0; i < j->nsegs; i++) {
         struct journal_segment *s = &j->segs[i];
