@@ -28,6 +28,7 @@ struct http_conn {
     struct http_conn *prev;
     struct http_conn *next;
     struct buf target;   /* the current request's target, gathered across reads */
+    struct buf headers;  /* its header lines, "name:value\n" each (http_request_header) */
     struct buf out;      /* answers not yet handed to the socket */
     struct buf inflight; /* answers owned by the uv_write in progress, from inflight_off */
     size_t inflight_off;
@@ -52,6 +53,9 @@ struct http_conn {
     bool eof;       /* the client has closed its side */
     bool lingering;
     bool closing;
+    /* A streaming answer owns the connection (http_conn.h): set once its head is queued. */
+    const struct http_stream_handler *stream;
+    void *stream_ctx;
 };
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
@@ -87,7 +91,11 @@ static void on_closed(uv_handle_t *h)
         c->next->prev = c->prev;
     }
     s->n--;
+    if (c->stream) {
+        c->stream->closed(c->stream_ctx);
+    }
     buf_finish(&c->target);
+    buf_finish(&c->headers);
     buf_finish(&c->out);
     buf_finish(&c->inflight);
     buf_finish(&c->tail);
@@ -149,6 +157,10 @@ static void on_timer(uv_timer_t *t)
     if (c->lingering) {
         close_conn(c);
         return;
+    }
+    if (c->stream && !c->writing) {
+        /* A stream with nothing waiting is healthy however quiet it is. */
+        c->last_activity = uv_now(c->conns->loop);
     }
     uint64_t due = deadline(c);
     if (uv_now(c->conns->loop) < due) {
@@ -248,14 +260,50 @@ static void answer(struct http_conn *c, bool keep_alive)
         .target_len = c->target.len,
         .http_major = llhttp_get_http_major(&c->parser),
         .http_minor = llhttp_get_http_minor(&c->parser),
+        .headers = c->headers.data,
+        .headers_len = c->headers.len,
     };
     struct http_response res = {0};
     s->handler(s->handler_ctx, &req, &res);
     s->counters.requests++;
-    enum http_connection_header ch = !keep_alive           ? HTTP_CONN_CLOSE
-                                     : req.http_minor == 0 ? HTTP_CONN_KEEP_ALIVE
-                                                           : HTTP_CONN_NONE;
+    enum http_connection_header ch = !keep_alive || res.stream ? HTTP_CONN_CLOSE
+                                     : req.http_minor == 0     ? HTTP_CONN_KEEP_ALIVE
+                                                               : HTTP_CONN_NONE;
     append_response(c, &res, ch, req.method == HTTP_HEAD);
+    if (res.stream) {
+        /* From here the stream owns the connection; closed() gives stream_ctx back. */
+        c->stream = res.stream;
+        c->stream_ctx = res.stream_ctx;
+        c->stream->opened(c->stream_ctx, c);
+    }
+}
+
+const char *http_request_header(const struct http_request *req, const char *name, size_t *len)
+{
+    size_t name_len = strlen(name);
+    const char *p = req->headers;
+    const char *end = p ? p + req->headers_len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL) {
+            eol = end;
+        }
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon && (size_t)(colon - p) == name_len && strncasecmp(p, name, name_len) == 0) {
+            const char *v = colon + 1;
+            const char *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
+                ve--;
+            }
+            *len = (size_t)(ve - v);
+            return v;
+        }
+        p = eol + 1;
+    }
+    return NULL;
 }
 
 /* ---- llhttp callbacks --------------------------------------------------------------------- */
@@ -281,6 +329,7 @@ static int on_message_begin(llhttp_t *p)
     struct http_conn *c = p->data;
     c->in_message = true;
     c->target.len = 0;
+    c->headers.len = 0;
     c->head_bytes = 0;
     c->body_bytes = 0;
     if (c->phase == PHASE_IDLE) {
@@ -325,6 +374,9 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
         c->field[c->field_len + i] = at[i];
     }
     c->field_len += n;
+    if (buf_append(&c->headers, at, n) < 0) {
+        return reject(c, 500, "out of memory");
+    }
     return count_head(c, n);
 }
 
@@ -340,13 +392,22 @@ static int on_header_field_complete(llhttp_t *p)
         c->hosts++;
     }
     c->field_len = 0;
-    return 0;
+    return buf_append_byte(&c->headers, ':') < 0 ? reject(c, 500, "out of memory") : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
-    (void)at;
-    return count_head(p->data, n);
+    struct http_conn *c = p->data;
+    if (buf_append(&c->headers, at, n) < 0) {
+        return reject(c, 500, "out of memory");
+    }
+    return count_head(c, n);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    return buf_append_byte(&c->headers, '\n') < 0 ? reject(c, 500, "out of memory") : 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -396,6 +457,9 @@ static int on_message_complete(llhttp_t *p)
      * with it, since what the client sends next would not be HTTP. */
     bool keep_alive = llhttp_should_keep_alive(p) && !p->upgrade && !c->conns->stopping;
     answer(c, keep_alive);
+    if (c->stream) {
+        return HPE_PAUSED; /* parse() stops here: the connection is the stream's now */
+    }
     if (!keep_alive) {
         /* Whatever follows on this connection is not read: stop here. */
         c->finishing = true;
@@ -412,6 +476,7 @@ static const llhttp_settings_t settings = {
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -483,6 +548,10 @@ static void parse(struct http_conn *c, const char *data, size_t len)
             stop_parsing(c);
             return;
         }
+        if (c->stream) {
+            c->tail.len = 0; /* what follows a stream's request is never parsed */
+            return;
+        }
         if (c->paused) {
             /* Backpressure: keep what was not parsed; reading resumes when the answers drain. */
             if (from_tail) {
@@ -510,7 +579,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (nread < 0) {
-        if (nread != UV_EOF || c->lingering) {
+        if (nread != UV_EOF || c->lingering || c->stream) {
             close_conn(c);
             return;
         }
@@ -524,8 +593,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
     c->conns->counters.bytes_in += (uint64_t)nread;
     c->last_activity = uv_now(c->conns->loop);
-    if (c->lingering) {
-        return; /* discarding what a finished connection still receives */
+    if (c->lingering || c->stream) {
+        return; /* discarding what a finished connection or a stream's client sends */
     }
     parse(c, b->base, (size_t)nread);
     flush(c);
@@ -546,6 +615,9 @@ static void on_write(uv_write_t *req, int status)
     c->inflight.len = 0;
     c->inflight_off = 0;
     flush(c);
+    if (c->stream && !c->writing && !c->closing && !c->lingering && !c->finishing) {
+        c->stream->drained(c->stream_ctx);
+    }
 }
 
 /* Sends the queued answers: directly when the socket takes them (the common case, no request
@@ -681,4 +753,38 @@ void http_conns_close(struct http_conns *cs)
     for (struct http_conn *c = cs->first; c; c = c->next) {
         close_conn(c);
     }
+}
+
+/* ---- streams (http_conn.h) ---------------------------------------------------------------- */
+
+int http_stream_write(struct http_conn *c, const void *p, size_t n)
+{
+    if (c->closing || c->lingering || c->finishing) {
+        return -EPIPE;
+    }
+    return buf_append(&c->out, p, n);
+}
+
+void http_stream_flush(struct http_conn *c)
+{
+    uint64_t before = c->conns->counters.bytes_out;
+    flush(c);
+    if (c->conns->counters.bytes_out != before) {
+        c->last_activity = uv_now(c->conns->loop);
+    }
+}
+
+size_t http_stream_unsent(const struct http_conn *c)
+{
+    return c->out.len + (c->inflight.len - c->inflight_off);
+}
+
+void http_stream_end(struct http_conn *c)
+{
+    if (c->closing || c->lingering || c->finishing) {
+        return;
+    }
+    c->finishing = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    flush(c);
 }

@@ -35,7 +35,14 @@ struct http_request {
     size_t target_len;
     unsigned http_major;
     unsigned http_minor;
+    /* The header lines as received, each "name:value\n" (for http_request_header). */
+    const char *headers;
+    size_t headers_len;
 };
+
+/* The value of the first header called `name` (any case), without surrounding blanks; *len is
+ * its length. NULL when the request has none. */
+const char *http_request_header(const struct http_request *req, const char *name, size_t *len);
 
 /* Answers req by filling res (status, body...). Called once per request, in request order. */
 typedef void (*http_handler)(void *ctx, const struct http_request *req, struct http_response *res);
@@ -78,6 +85,33 @@ struct http_counters {
 };
 
 struct http_conn;
+
+/* Streaming answers (Server-Sent Events). A handler that sets res->stream answers with a head
+ * that has no Content-Length (the body ends when the connection closes), and from then on the
+ * connection belongs to the stream's owner: it is no longer parsed (input is read and thrown
+ * away, so the client's close is seen), the request timeouts no longer apply, and the owner
+ * writes with http_stream_write/http_stream_flush and ends it with http_stream_end. The owner
+ * sees its backpressure in http_stream_unsent (bytes taken but not yet accepted by the socket)
+ * and hears through `drained` when a write that had to wait has completed. A connection whose
+ * writes make no progress for --idle-timeout is closed. `closed` runs exactly once, when the
+ * connection is gone, whatever ended it: after it, the owner must forget the connection.
+ * Ownership: res->stream_ctx (the owner's per-connection state) is handed over with the answer,
+ * and given back through `closed`. */
+struct http_stream_handler {
+    void (*opened)(void *stream_ctx, struct http_conn *c);
+    void (*drained)(void *stream_ctx);
+    void (*closed)(void *stream_ctx);
+};
+
+/* Queues bytes of a stream's body (nothing is sent before http_stream_flush). 0, -EPIPE when the
+ * connection is ending, or -ENOMEM. */
+int http_stream_write(struct http_conn *c, const void *p, size_t n);
+/* Hands what is queued to the socket. */
+void http_stream_flush(struct http_conn *c);
+/* Bytes queued or in a write the socket has not accepted yet. */
+size_t http_stream_unsent(const struct http_conn *c);
+/* Ends the stream: what is queued is sent, then the connection closes. */
+void http_stream_end(struct http_conn *c);
 
 /* What the connections of one server share; the server embeds and fills it. */
 struct http_conns {

@@ -13,10 +13,16 @@ const char *http_status_text(int status)
         return "OK";
     case 204:
         return "No Content";
+    case 303:
+        return "See Other";
     case 308:
         return "Permanent Redirect";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -114,13 +120,15 @@ int http_response_format(struct buf *out, const struct http_response *res, const
     p = put(p, date, date_len);
     p = PUT_LIT(p, "\r\nContent-Type: ");
     p = put(p, type, type_len);
-    p = PUT_LIT(p, "\r\nContent-Length: ");
-    p = put(p, length + sizeof length - length_len, length_len);
+    if (res->stream == NULL) {
+        p = PUT_LIT(p, "\r\nContent-Length: ");
+        p = put(p, length + sizeof length - length_len, length_len);
+    }
     p = PUT_LIT(p, "\r\nX-Content-Type-Options: nosniff\r\n");
     p = put(p, conn_lines[conn].text, conn_lines[conn].len);
     p = put(p, extra, extra_len);
     p = PUT_LIT(p, "\r\n");
-    if (!head && res->body_len > 0) {
+    if (!head && res->stream == NULL && res->body_len > 0) {
         p = put(p, res->body, res->body_len);
     }
     out->len = (size_t)(p - out->data);

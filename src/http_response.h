@@ -9,6 +9,8 @@
 
 #include "buf.h"
 
+struct http_stream_handler;
+
 /* What a handler answers. Strings are borrowed until the response is formatted. */
 struct http_response {
     int status;
@@ -16,6 +18,10 @@ struct http_response {
     const char *extra_headers; /* NULL, or complete lines: "Allow: GET, HEAD\r\n" */
     const char *body;
     size_t body_len;
+    /* Non-NULL: a streaming answer (http_conn.h): the head has no Content-Length, no body is
+     * formatted, and the connection is handed to stream with stream_ctx. */
+    const struct http_stream_handler *stream;
+    void *stream_ctx;
 };
 
 /* The Date header's text, formatted at most once a second. */
