@@ -1,0 +1,558 @@
+/* stream: Server-Sent Events hub: window, viewers, filters, resume, lag (stream.h). */
+#define _GNU_SOURCE 1 /* memmem */
+#include "stream.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "query.h"
+
+/* One event, allocated in one block: the struct, then sse, topic and text. */
+struct stream_event {
+    uint64_t offset; /* bytes of stream before it */
+    size_t size;     /* the block's size, counted against --stream-buffer */
+    uint64_t seq;
+    uint8_t publisher[WIRE_ID_LEN];
+    bool framed; /* a framed message: publisher, seq and topic are set */
+    bool gap;    /* a gap line: publisher is set */
+    const char *sse;
+    size_t sse_len;
+    const char *topic;
+    size_t topic_len;
+    const char *text;
+    size_t text_len;
+};
+
+struct stream_viewer {
+    struct stream *hub;
+    struct http_conn *conn; /* set by opened, cleared by closed */
+    struct stream_viewer *prev;
+    struct stream_viewer *next;
+    uint64_t cursor;  /* the number of the next event to consider */
+    uint64_t dropped; /* events to announce as dropped before the next ones */
+    bool dropped_publisher;
+    uint8_t resume_id[WIRE_ID_LEN]; /* with dropped_publisher: whose messages those are */
+    bool has_publisher;
+    uint8_t publisher[WIRE_ID_LEN];
+    struct buf topic; /* empty: any */
+    bool has_topic;
+    struct buf q;
+    bool has_q;
+};
+
+#define STREAM_HEADERS                                                                             \
+    "Cache-Control: no-cache\r\n"                                                                  \
+    "X-Accel-Buffering: no\r\n" TOKEN_CSP_HEADER
+
+/* ---- the window --------------------------------------------------------------------------- */
+
+static struct stream_event *event_at(const struct stream *s, uint64_t n)
+{
+    return s->ring[(s->start + (size_t)(n - s->first)) % s->cap];
+}
+
+/* Bytes of stream before event n (n may be s->next). */
+static uint64_t offset_of(const struct stream *s, uint64_t n)
+{
+    return n >= s->next ? s->next_offset : event_at(s, n)->offset;
+}
+
+static void evict_oldest(struct stream *s)
+{
+    struct stream_event *e = s->ring[s->start];
+    s->bytes -= e->size;
+    free(e);
+    s->start = (s->start + 1) % s->cap;
+    s->count--;
+    s->first++;
+}
+
+static int grow(struct stream *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    struct stream_event **ring = malloc(cap * sizeof *ring);
+    if (ring == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        ring[i] = s->ring[(s->start + i) % s->cap];
+    }
+    free(s->ring);
+    s->ring = ring;
+    s->cap = cap;
+    s->start = 0;
+    return 0;
+}
+
+/* Appends a formatted event (s->scratch holds its JSON line, newline included). */
+static void push(struct stream *s, const struct wire_msg *m, const uint8_t *gap_id)
+{
+    struct buf *b = &s->scratch;
+    size_t json_len = b->len - 1; /* without the newline */
+    char head[96];
+    int head_len = 0;
+    if (m && m->kind == WIRE_FRAMED) {
+        char id[2 * WIRE_ID_LEN + 1];
+        wire_id_hex(m->publisher, id);
+        head_len = snprintf(head, sizeof head, "id: %s:%" PRIu64 "\n", id, m->seq);
+    } else if (gap_id) {
+        head_len = snprintf(head, sizeof head, "event: gap\n");
+    }
+    size_t sse_len = (size_t)head_len + 6 + json_len + 2;
+    size_t topic_len = m && m->kind == WIRE_FRAMED ? m->topic_len : 0;
+    size_t text_len = m ? m->text_len : 0;
+    size_t size = sizeof(struct stream_event) + sse_len + topic_len + text_len;
+    if (s->count == s->cap && grow(s) < 0) {
+        diag("sub", "out of memory keeping a stream event; viewers miss it");
+        return;
+    }
+    struct stream_event *e = malloc(size);
+    if (e == NULL) {
+        diag("sub", "out of memory keeping a stream event; viewers miss it");
+        return;
+    }
+    char *p = (char *)(e + 1);
+    memset(e, 0, sizeof *e);
+    e->offset = s->next_offset;
+    e->size = size;
+    e->sse = p;
+    e->sse_len = sse_len;
+    memcpy(p, head, (size_t)head_len);
+    p += head_len;
+    memcpy(p, "data: ", 6);
+    memcpy(p + 6, b->data, json_len);
+    memcpy(p + 6 + json_len, "\n\n", 2);
+    p += 6 + json_len + 2;
+    if (m) {
+        e->framed = m->kind == WIRE_FRAMED;
+        if (e->framed) {
+            memcpy(e->publisher, m->publisher, WIRE_ID_LEN);
+            e->seq = m->seq;
+            memcpy(p, m->topic, topic_len);
+            e->topic = p;
+            e->topic_len = topic_len;
+            p += topic_len;
+        }
+        memcpy(p, m->text, text_len);
+        e->text = p;
+        e->text_len = text_len;
+    } else {
+        e->gap = true;
+        memcpy(e->publisher, gap_id, WIRE_ID_LEN);
+    }
+    s->ring[(s->start + s->count) % s->cap] = e;
+    s->count++;
+    s->next++;
+    s->next_offset += sse_len;
+    s->bytes += size;
+    /* The newest event always stays, even one larger than the window. */
+    while (s->count > 1 && s->bytes > s->cfg.buffer_bytes) {
+        evict_oldest(s);
+    }
+}
+
+void stream_message(struct stream *s, const struct wire_msg *m, const struct timespec *now)
+{
+    s->scratch.len = 0;
+    if (logline_append(&s->line, &s->scratch, m, now) < 0) {
+        diag("sub", "out of memory formatting a stream event; viewers miss it");
+        return;
+    }
+    push(s, m, NULL);
+}
+
+void stream_gap(struct stream *s, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
+                const struct timespec *now)
+{
+    s->scratch.len = 0;
+    if (logline_append_gap(&s->line, &s->scratch, id, lost, now) < 0) {
+        diag("sub", "out of memory formatting a stream event; viewers miss it");
+        return;
+    }
+    push(s, NULL, id);
+}
+
+/* ---- viewers ------------------------------------------------------------------------------ */
+
+static bool matches(const struct stream_viewer *v, const struct stream_event *e)
+{
+    if (v->has_publisher &&
+        (!(e->framed || e->gap) || memcmp(v->publisher, e->publisher, WIRE_ID_LEN) != 0)) {
+        return false;
+    }
+    if (e->gap) {
+        return !v->has_q;
+    }
+    if (v->has_topic && (!e->framed || e->topic_len < v->topic.len ||
+                         memcmp(e->topic, v->topic.data, v->topic.len) != 0)) {
+        return false;
+    }
+    if (v->has_q && v->q.len > 0 &&
+        (e->text_len < v->q.len || memmem(e->text, e->text_len, v->q.data, v->q.len) == NULL)) {
+        return false;
+    }
+    return true;
+}
+
+static int announce_dropped(struct stream_viewer *v)
+{
+    char line[128];
+    int n;
+    if (v->dropped_publisher) {
+        char id[2 * WIRE_ID_LEN + 1];
+        wire_id_hex(v->resume_id, id);
+        n = snprintf(line, sizeof line,
+                     "event: dropped\ndata: {\"dropped\":%" PRIu64 ",\"publisher\":\"%s\"}\n\n",
+                     v->dropped, id);
+    } else {
+        n = snprintf(line, sizeof line, "event: dropped\ndata: {\"dropped\":%" PRIu64 "}\n\n",
+                     v->dropped);
+    }
+    int rc = http_stream_write(v->conn, line, (size_t)n);
+    if (rc == 0) {
+        v->hub->events_dropped += v->dropped;
+        v->dropped = 0;
+        v->dropped_publisher = false;
+    }
+    return rc;
+}
+
+/* Sends what the viewer can take, from its cursor (stream.h: backpressure and lag). */
+static void feed(struct stream_viewer *v)
+{
+    struct stream *s = v->hub;
+    if (v->conn == NULL) {
+        return;
+    }
+    for (;;) {
+        if (v->cursor < s->first) {
+            /* Not reached while --stream-lag <= --stream-buffer; counted all the same. */
+            v->dropped += s->first - v->cursor;
+            v->cursor = s->first;
+        }
+        if (s->next_offset - offset_of(s, v->cursor) > s->cfg.lag_bytes) {
+            for (uint64_t n = v->cursor; n < s->next; n++) {
+                v->dropped += matches(v, event_at(s, n));
+            }
+            v->cursor = s->next;
+        }
+        if (v->dropped > 0 && announce_dropped(v) < 0) {
+            return;
+        }
+        while (v->cursor < s->next && http_stream_unsent(v->conn) < STREAM_HIGH_WATER) {
+            const struct stream_event *e = event_at(s, v->cursor);
+            if (matches(v, e)) {
+                if (http_stream_write(v->conn, e->sse, e->sse_len) < 0) {
+                    return;
+                }
+                s->events_sent++;
+            }
+            v->cursor++;
+        }
+        http_stream_flush(v->conn);
+        /* More to send and the socket took it all: go on; otherwise `drained` resumes. */
+        if (v->conn == NULL || v->cursor == s->next || http_stream_unsent(v->conn) > 0) {
+            return;
+        }
+    }
+}
+
+void stream_flush(struct stream *s)
+{
+    for (struct stream_viewer *v = s->viewers; v; v = v->next) {
+        feed(v);
+    }
+}
+
+static void viewer_free(struct stream_viewer *v)
+{
+    buf_finish(&v->topic);
+    buf_finish(&v->q);
+    free(v);
+}
+
+static void on_opened(void *ctx, struct http_conn *c)
+{
+    struct stream_viewer *v = ctx;
+    struct stream *s = v->hub;
+    v->conn = c;
+    v->next = s->viewers;
+    if (s->viewers) {
+        s->viewers->prev = v;
+    }
+    s->viewers = v;
+    s->clients++;
+    /* How soon a browser comes back after the connection drops. */
+    static const char retry[] = "retry: 1000\n\n";
+    _Static_assert(STREAM_RETRY_MS == 1000, "the retry line says 1000");
+    if (http_stream_write(c, retry, sizeof retry - 1) == 0) {
+        feed(v);
+    }
+}
+
+static void on_drained(void *ctx)
+{
+    feed(ctx);
+}
+
+static void on_closed(void *ctx)
+{
+    struct stream_viewer *v = ctx;
+    struct stream *s = v->hub;
+    if (v->conn) {
+        if (v->prev) {
+            v->prev->next = v->next;
+        } else {
+            s->viewers = v->next;
+        }
+        if (v->next) {
+            v->next->prev = v->prev;
+        }
+        s->clients--;
+    }
+    viewer_free(v);
+}
+
+static const struct http_stream_handler handler = {
+    .opened = on_opened,
+    .drained = on_drained,
+    .closed = on_closed,
+};
+
+int stream_parse_id(const char *p, size_t len, uint8_t id[WIRE_ID_LEN], uint64_t *seq)
+{
+    if (len < 2 * WIRE_ID_LEN + 2 || p[2 * WIRE_ID_LEN] != ':') {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < 2 * WIRE_ID_LEN; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) {
+            return -EINVAL;
+        }
+        if (i % 2 == 0) {
+            id[i / 2] = (uint8_t)(d << 4);
+        } else {
+            id[i / 2] |= (uint8_t)d;
+        }
+    }
+    uint64_t v = 0;
+    for (size_t i = 2 * WIRE_ID_LEN + 1; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9' || v > (UINT64_MAX - 9) / 10) {
+            return -EINVAL;
+        }
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    *seq = v;
+    return 0;
+}
+
+/* Where a viewer resuming after id:seq starts (stream.h: resume). */
+static void resume(struct stream *s, struct stream_viewer *v, const uint8_t id[WIRE_ID_LEN],
+                   uint64_t seq)
+{
+    const struct stream_event *oldest_later = NULL;
+    for (uint64_t n = s->next; n > s->first; n--) {
+        const struct stream_event *e = event_at(s, n - 1);
+        if (!e->framed || memcmp(e->publisher, id, WIRE_ID_LEN) != 0) {
+            continue;
+        }
+        if (e->seq <= seq) {
+            /* That event, or the last one before it when it was never logged here. */
+            v->cursor = n;
+            return;
+        }
+        oldest_later = e;
+    }
+    v->cursor = s->first;
+    if (oldest_later && oldest_later->seq - seq > 1) {
+        v->dropped = oldest_later->seq - seq - 1;
+        v->dropped_publisher = true;
+        memcpy(v->resume_id, id, WIRE_ID_LEN);
+    }
+}
+
+static void bad_request(struct http_response *res, const char *body)
+{
+    http_response_text(res, 400, body);
+    res->extra_headers = TOKEN_CSP_HEADER;
+}
+
+/* GET /stream: checks access, reads the filters and the resume point, hands the connection to
+ * a new viewer. */
+static void route(void *ctx, const struct http_request *req, const struct router_target *t,
+                  struct http_response *res)
+{
+    struct stream *s = ctx;
+    if (!router_read_only(req, res) || !token_allow(s->access, req, res)) {
+        return;
+    }
+    if (req->method == HTTP_HEAD) {
+        http_response_text(res, 200, "");
+        res->content_type = "text/event-stream; charset=utf-8";
+        res->extra_headers = STREAM_HEADERS;
+        return;
+    }
+    struct stream_viewer *v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        http_response_text(res, 500, "500 Internal Server Error: out of memory\n");
+        return;
+    }
+    v->hub = s;
+    v->cursor = s->next;
+    struct buf id = {0};
+    const char *q = t->query ? t->query : "";
+    size_t ql = t->query ? t->query_len : 0;
+    int found_topic = query_get(q, ql, "topic", &v->topic);
+    int found_q = query_get(q, ql, "q", &v->q);
+    int found_pub = query_get(q, ql, "publisher", &id);
+    const char *why = NULL;
+    if (found_topic < 0 || found_q < 0 || found_pub < 0) {
+        why = "500";
+    }
+    v->has_topic = found_topic > 0;
+    v->has_q = found_q > 0;
+    uint64_t ignored;
+    if (why == NULL && found_pub > 0) {
+        /* An id alone: the same 16 hex digits, checked by the id parser with a seq of 0. */
+        char tmp[2 * WIRE_ID_LEN + 2];
+        if (id.len != 2 * WIRE_ID_LEN) {
+            why = "400 Bad Request: publisher must be 16 hex digits (as in the json log)\n";
+        } else {
+            memcpy(tmp, id.data, id.len);
+            memcpy(tmp + id.len, ":0", 2);
+            if (stream_parse_id(tmp, sizeof tmp, v->publisher, &ignored) < 0) {
+                why = "400 Bad Request: publisher must be 16 hex digits (as in the json log)\n";
+            }
+            v->has_publisher = true;
+        }
+    }
+    size_t last_len = 0;
+    const char *last = http_request_header(req, "last-event-id", &last_len);
+    id.len = 0;
+    if (why == NULL && (last == NULL || last_len == 0)) {
+        int found = query_get(q, ql, "last_event_id", &id);
+        if (found < 0) {
+            why = "500";
+        } else if (found > 0) {
+            last = id.data;
+            last_len = id.len;
+        }
+    }
+    if (why == NULL && last && last_len > 0) {
+        uint8_t pub[WIRE_ID_LEN];
+        uint64_t seq;
+        if (stream_parse_id(last, last_len, pub, &seq) < 0) {
+            why = "400 Bad Request: Last-Event-ID must be PUBLISHER:SEQ (16 hex digits, a colon, "
+                  "a decimal number), as the stream's ids are\n";
+        } else {
+            resume(s, v, pub, seq);
+        }
+    }
+    buf_finish(&id);
+    if (why) {
+        viewer_free(v);
+        if (strcmp(why, "500") == 0) {
+            http_response_text(res, 500, "500 Internal Server Error: out of memory\n");
+        } else {
+            bad_request(res, why);
+        }
+        return;
+    }
+    res->status = 200;
+    res->content_type = "text/event-stream; charset=utf-8";
+    res->extra_headers = STREAM_HEADERS;
+    res->stream = &handler;
+    res->stream_ctx = v; /* owned by the connection from here; given back through on_closed */
+}
+
+/* ---- life --------------------------------------------------------------------------------- */
+
+static void on_keepalive(uv_timer_t *t)
+{
+    struct stream *s = t->data;
+    static const char comment[] = ": keepalive\n\n";
+    for (struct stream_viewer *v = s->viewers; v; v = v->next) {
+        if (http_stream_unsent(v->conn) == 0 &&
+            http_stream_write(v->conn, comment, sizeof comment - 1) == 0) {
+            http_stream_flush(v->conn);
+        }
+    }
+}
+
+void stream_init(struct stream *s, uv_loop_t *loop, const struct stream_config *cfg,
+                 const struct token *access)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->access = access;
+    logline_init(&s->line, LOGLINE_JSON);
+}
+
+int stream_start(struct stream *s, struct router *r)
+{
+    int rc = router_add(r, "/stream", route, s);
+    if (rc < 0) {
+        diag("sub", "cannot add the /stream route: %s", strerror(-rc));
+        return rc;
+    }
+    uv_timer_init(s->loop, &s->keepalive);
+    s->keepalive.data = s;
+    s->timer_open = true;
+    uv_timer_start(&s->keepalive, on_keepalive, s->cfg.keepalive_ms, s->cfg.keepalive_ms);
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct stream *s = h->data;
+    closer_done(&s->closed);
+}
+
+void stream_close(struct stream *s, struct closer closed)
+{
+    for (struct stream_viewer *v = s->viewers; v; v = v->next) {
+        http_stream_end(v->conn);
+    }
+    if (!s->timer_open) {
+        closer_done(&closed);
+        return;
+    }
+    s->timer_open = false;
+    s->closed = closed;
+    uv_close((uv_handle_t *)&s->keepalive, on_timer_closed);
+}
+
+void stream_finish(struct stream *s)
+{
+    while (s->count > 0) {
+        evict_oldest(s);
+    }
+    free(s->ring);
+    s->ring = NULL;
+    s->cap = 0;
+    buf_finish(&s->scratch);
+}
+
+void stream_metrics(const struct stream *s, struct metrics *m)
+{
+    const struct metrics_row rows[] = {
+        {"downcase_stream_clients", "gauge", "Viewers connected to /stream now.", s->clients},
+        {"downcase_stream_events_sent_total", "counter",
+         "Events sent to /stream viewers (each viewer counts).", s->events_sent},
+        {"downcase_stream_events_dropped_total", "counter",
+         "Events viewers did not get, announced to them as event: dropped (too far behind, or "
+         "resumed from an id older than the window).",
+         s->events_dropped},
+        {"downcase_stream_window_events", "gauge", "Events held in the resume window.", s->count},
+        {"downcase_stream_window_bytes", "gauge",
+         "Memory held by the resume window (at most --stream-buffer).", s->bytes},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+}
