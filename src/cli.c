@@ -13,6 +13,7 @@
 #include "logfile.h"
 #include "journal.h"
 #include "retain.h"
+#include "stream.h"
 #include "zsock.h"
 
 /* In sections: ISO C only promises string literals of 4095 bytes. */
@@ -50,7 +51,14 @@ const char *const cli_usage[] = {
     "  --log-format=FORMAT      sub: text (default), json or python (the tutorial's format)\n"
     "  --log-backlog=SIZE       sub: log bytes held while the log cannot be written\n"
     "                           (default 64m); past it the oldest lines are dropped, counted\n"
-    "  --metrics=HOST:PORT      sub, relay: serve /healthz and /metrics over HTTP here\n"
+    "  --http=HOST:PORT         sub, relay: serve /healthz and /metrics over HTTP here,\n"
+    "                           and on the sub the live view: / and /stream (SSE)\n"
+    "  --metrics=HOST:PORT      the same as --http\n"
+    "  --http-token=FILE        sub: / and /stream need the token in FILE (mode 0600);\n"
+    "                           without it they are served on loopback addresses only\n"
+    "  --stream-buffer=SIZE     sub: recent events kept to resume /stream (default 8m)\n"
+    "  --stream-lag=SIZE        sub: a viewer further behind skips to the newest events,\n"
+    "                           told how many (default 1m; at most --stream-buffer)\n"
     "  --state=PATH             sub: where it remembers what it logged, to resume\n"
     "                           exactly once (default LOG.state; none with --log=-)\n"
     "  --upstream=ENDPOINT      relay: publishers' side, repeatable; connects, or binds\n"
@@ -131,6 +139,7 @@ enum kind {
 #define MAX_BACKLOG (16ull << 30)
 #define MAX_RETAIN (64ull << 30)
 #define MAX_JOURNAL (1ull << 50)
+#define MAX_STREAM (16ull << 30)
 
 #define AT(field) offsetof(struct cli_options, field), sizeof(((struct cli_options *)0)->field)
 
@@ -169,6 +178,13 @@ static const struct flag {
      (const char *const[]){"text", "json", "python", NULL}, LOGLINE_TEXT, "text, json or python"},
     {"metrics", 0, K_HOSTPORT, ROLE_SUB | ROLE_RELAY, false, AT(metrics_host),
      offsetof(struct cli_options, metrics_port), 0, 0, 0, NULL, 0, NULL},
+    {"http", 0, K_HOSTPORT, ROLE_SUB | ROLE_RELAY, false, AT(metrics_host),
+     offsetof(struct cli_options, metrics_port), 0, 0, 0, NULL, 0, NULL},
+    {"http-token", 0, K_PATH, ROLE_SUB, false, AT(http_token), 0, 0, 0, 0, NULL, 0, NULL},
+    {"stream-buffer", 0, K_SIZE, ROLE_SUB, false, AT(stream_buffer), 0, 4096, MAX_STREAM, 0, NULL,
+     0, NULL},
+    {"stream-lag", 0, K_SIZE, ROLE_SUB, false, AT(stream_lag), 0, 1024, MAX_STREAM, 0, NULL, 0,
+     NULL},
     {"log-backlog", 0, K_SIZE, ROLE_SUB, false, AT(log_backlog), 0, 1024, MAX_BACKLOG, 0, NULL, 0,
      NULL},
     {"max-header-bytes", 0, K_SIZE, ROLE_ANY, false, AT(limits.max_header_bytes), 0, 256,
@@ -452,6 +468,9 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
     if (o->role == CLI_ROLE_NONE) {
         return fail(err, "--role=pub, --role=sub or --role=relay is required");
     }
+    if (was_seen(seen, "http") && was_seen(seen, "metrics")) {
+        return fail(err, "--http and --metrics are the same flag: give one");
+    }
     unsigned role = 1u << o->role;
     for (size_t i = 0; i < NFLAGS; i++) {
         if (((seen >> i) & 1) && !(flags[i].roles & role)) {
@@ -516,6 +535,21 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (o->log_path == NULL) {
             o->log_path = "-";
         }
+        if ((was_seen(seen, "http-token") || was_seen(seen, "stream-buffer") ||
+             was_seen(seen, "stream-lag")) &&
+            o->metrics_port < 0) {
+            return fail(err, "--http-token, --stream-buffer and --stream-lag need --http=HOST:PORT "
+                             "(the server of the live view)");
+        }
+        if (!was_seen(seen, "stream-lag") && o->stream_lag > o->stream_buffer) {
+            o->stream_lag = o->stream_buffer;
+        }
+        if (o->stream_lag > o->stream_buffer) {
+            return fail(err,
+                        "--stream-lag (%zu bytes) must not exceed --stream-buffer (%zu "
+                        "bytes): a viewer's place must stay inside the window",
+                        o->stream_lag, o->stream_buffer);
+        }
     }
     return 0;
 }
@@ -530,6 +564,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct buf *err)
     o->hwm = ZSOCK_DEFAULT_HWM;
     o->heartbeat_ms = ZSOCK_DEFAULT_HEARTBEAT_MS;
     o->log_backlog = LOGFILE_MAX_PENDING;
+    o->stream_buffer = STREAM_DEFAULT_BUFFER;
+    o->stream_lag = STREAM_DEFAULT_LAG;
     o->retain_bytes = RETAIN_DEFAULT_BYTES;
     o->journal_bytes = JOURNAL_DEFAULT_BYTES;
     o->journal_sync_ms = JOURNAL_DEFAULT_SYNC_MS;

@@ -78,9 +78,14 @@ struct cli_options {
     const char *log_path;
     enum logline_format log_format;
     size_t log_backlog; /* unwritten log bytes held while writes fail */
-    /* sub and relay: --metrics=HOST:PORT serves /healthz and /metrics; metrics_port < 0 means off. */
+    /* sub and relay: --http=HOST:PORT (alias --metrics) serves /healthz and /metrics, and on the
+     * sub the live view (/ and /stream); metrics_port < 0 means off. */
     char metrics_host[256];
     int metrics_port;
+    /* sub: the live view (stream.h, token.h): --stream-buffer, --stream-lag, --http-token. */
+    size_t stream_buffer;
+    size_t stream_lag;
+    const char *http_token;
 
     /* HTTP limits, for the pub's server and the sub's or relay's metrics server. */
     struct http_limits limits;

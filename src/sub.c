@@ -1,7 +1,8 @@
 /* sub: the subscriber role, as a recipe over its parts (runtime.h).
  *
- * Parts, opened in this order: the log (logsink.h), the status server (--metrics), the SUB
- * socket (subscriber.h), whose messages go to the log. Data flow: ZMQ_FD ready -> subscriber
+ * Parts, opened in this order: the log (logsink.h), the HTTP server (--http, alias --metrics)
+ * with the live view (token.h, page.h, stream.h), the SUB socket (subscriber.h), whose
+ * messages go to the log and, line for line, to the live view's viewers. Data flow: ZMQ_FD ready -> subscriber
  * drains up to a budget of messages -> one log line each into the pending batch -> one write
  * per batch, before the loop sleeps.
  *
@@ -11,6 +12,7 @@
  * file is owed. */
 #include "sub.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,9 +21,12 @@
 
 #include "diag.h"
 #include "logsink.h"
+#include "page.h"
 #include "runtime.h"
+#include "stream.h"
 #include "subscriber.h"
 #include "substate.h"
+#include "token.h"
 
 /* How long a stopping sub keeps receiving what is already queued. */
 #define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
@@ -34,6 +39,11 @@ struct sub {
     struct subscriber subscriber;
     struct substate state;
     char state_path[4096];
+    /* The live view, when the HTTP server runs: every log line also goes to the stream. */
+    bool live;
+    struct token token;
+    struct page page;
+    struct stream stream;
 };
 
 static void on_gap(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
@@ -41,12 +51,18 @@ static void on_gap(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
 {
     struct sub *s = ctx;
     logsink_gap(&s->log, id, lost, now);
+    if (s->live) {
+        stream_gap(&s->stream, id, lost, now);
+    }
 }
 
 static void on_message(void *ctx, const struct wire_msg *m, const struct timespec *now)
 {
     struct sub *s = ctx;
     logsink_message(&s->log, m, now);
+    if (s->live) {
+        stream_message(&s->stream, m, now);
+    }
 }
 
 /* Once the batch is in the log whole, the state says so (substate.h): never before. */
@@ -54,6 +70,9 @@ static void on_batch_end(void *ctx)
 {
     struct sub *s = ctx;
     logsink_flush(&s->log);
+    if (s->live) {
+        stream_flush(&s->stream);
+    }
     const struct logfile *f = &s->log.file;
     if (f->pending.len == 0 && !f->failing) {
         substate_save(&s->state, &s->subscriber.resync, f->dev, f->ino, f->size, "sub");
@@ -104,6 +123,60 @@ static int reconcile(struct sub *s)
     return 0;
 }
 
+/* Whether the HTTP server's own address is loopback: only there is the view open to all. */
+static bool listening_on_loopback(struct runtime *rt)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&rt->http.listener, (struct sockaddr *)&ss, &len) < 0) {
+        return false;
+    }
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    }
+    return false;
+}
+
+/* The live view: /, /app.js, /app.css and /stream beside /healthz and /metrics. */
+static int open_live(struct runtime *rt)
+{
+    struct sub *s = rt->role;
+    const struct cli_options *o = s->o;
+    /* A test-only knob: the 15 s keepalive comment, sooner (tests/integration/test_stream.py). */
+    uint64_t keepalive_ms = STREAM_DEFAULT_KEEPALIVE_MS;
+    const char *env = getenv("DOWNCASE_STREAM_KEEPALIVE_MS");
+    if (env && *env) {
+        keepalive_ms = strtoull(env, NULL, 10);
+        if (keepalive_ms == 0) {
+            keepalive_ms = STREAM_DEFAULT_KEEPALIVE_MS;
+        }
+    }
+    const struct stream_config cfg = {
+        .buffer_bytes = o->stream_buffer,
+        .lag_bytes = o->stream_lag,
+        .keepalive_ms = keepalive_ms,
+    };
+    s->token.loopback = listening_on_loopback(rt);
+    stream_init(&s->stream, &rt->loop, &cfg, &s->token);
+    int rc = page_add(&s->page, &rt->router, &s->token);
+    if (rc == 0) {
+        rc = stream_start(&s->stream, &rt->router);
+    }
+    if (rc == 0) {
+        s->live = true;
+        if (!s->token.set && !s->token.loopback) {
+            diag("sub", "live view (/ and /stream) refused on this address: it needs "
+                        "--http-token=FILE off loopback");
+        }
+    }
+    return rc;
+}
+
 static int open_parts(struct runtime *rt)
 {
     struct sub *s = rt->role;
@@ -137,8 +210,14 @@ static int open_parts(struct runtime *rt)
     if (rc == 0) {
         rc = reconcile(s);
     }
+    if (rc == 0 && o->http_token) {
+        rc = token_load(&s->token, o->http_token);
+    }
     if (rc == 0) {
         rc = runtime_listen(rt);
+    }
+    if (rc == 0 && o->metrics_port >= 0) {
+        rc = open_live(rt);
     }
     if (rc == 0) {
         rc = subscriber_open(&s->subscriber, rt->zctx, &cfg);
@@ -179,6 +258,7 @@ static void close_parts(struct runtime *rt)
 {
     struct sub *s = rt->role;
     subscriber_close(&s->subscriber, runtime_closer(rt));
+    stream_close(&s->stream, runtime_closer(rt));
     logsink_close(&s->log, runtime_closer(rt));
 }
 
@@ -187,6 +267,9 @@ static int finish(struct runtime *rt)
     struct sub *s = rt->role;
     int rc = logsink_finish(&s->log);
     substate_close(&s->state);
+    stream_finish(&s->stream);
+    page_finish(&s->page);
+    token_finish(&s->token);
     return rc;
 }
 
@@ -264,6 +347,9 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          s->state.save_errors},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    if (s->live) {
+        stream_metrics(&s->stream, m);
+    }
     per_publisher(m, rs, "downcase_publisher_lost_messages_total",
                   "Framed messages in gap lines, by publisher id.",
                   offsetof(struct resync_peer, lost));
