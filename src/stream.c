@@ -16,7 +16,7 @@
 struct stream_event {
     uint64_t offset; /* bytes of stream before it */
     size_t size;     /* the block's size, counted against --stream-buffer */
-    uint64_t seq;
+    uint64_t seq;    /* a framed message's sequence number; a gap line's count of lost messages */
     uint8_t publisher[WIRE_ID_LEN];
     bool framed; /* a framed message: publisher, seq and topic are set */
     bool gap;    /* a gap line: publisher is set */
@@ -90,7 +90,7 @@ static int grow(struct stream *s)
 }
 
 /* Appends a formatted event (s->scratch holds its JSON line, newline included). */
-static void push(struct stream *s, const struct wire_msg *m, const uint8_t *gap_id)
+static void push(struct stream *s, const struct wire_msg *m, const uint8_t *gap_id, uint64_t lost)
 {
     struct buf *b = &s->scratch;
     size_t json_len = b->len - 1; /* without the newline */
@@ -143,6 +143,7 @@ static void push(struct stream *s, const struct wire_msg *m, const uint8_t *gap_
         e->text_len = text_len;
     } else {
         e->gap = true;
+        e->seq = lost;
         memcpy(e->publisher, gap_id, WIRE_ID_LEN);
     }
     s->ring[(s->start + s->count) % s->cap] = e;
@@ -163,7 +164,7 @@ void stream_message(struct stream *s, const struct wire_msg *m, const struct tim
         diag("sub", "out of memory formatting a stream event; viewers miss it");
         return;
     }
-    push(s, m, NULL);
+    push(s, m, NULL, 0);
 }
 
 void stream_gap(struct stream *s, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
@@ -174,7 +175,7 @@ void stream_gap(struct stream *s, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
         diag("sub", "out of memory formatting a stream event; viewers miss it");
         return;
     }
-    push(s, NULL, id);
+    push(s, NULL, id, lost);
 }
 
 /* ---- viewers ------------------------------------------------------------------------------ */
@@ -222,25 +223,21 @@ static int announce_dropped(struct stream_viewer *v)
     return rc;
 }
 
-/* Sends what the viewer can take, from its cursor (stream.h: backpressure and lag). */
+/* Sends what the viewer can take, from its cursor (stream.h: backpressure and lag). Lag is
+ * looked at only once the socket is full: a viewer that reads is never behind, however large
+ * the batch that just arrived. */
 static void feed(struct stream_viewer *v)
 {
     struct stream *s = v->hub;
     if (v->conn == NULL) {
         return;
     }
+    if (v->cursor < s->first) {
+        /* Not reached while --stream-lag <= --stream-buffer; counted all the same. */
+        v->dropped += s->first - v->cursor;
+        v->cursor = s->first;
+    }
     for (;;) {
-        if (v->cursor < s->first) {
-            /* Not reached while --stream-lag <= --stream-buffer; counted all the same. */
-            v->dropped += s->first - v->cursor;
-            v->cursor = s->first;
-        }
-        if (s->next_offset - offset_of(s, v->cursor) > s->cfg.lag_bytes) {
-            for (uint64_t n = v->cursor; n < s->next; n++) {
-                v->dropped += matches(v, event_at(s, n));
-            }
-            v->cursor = s->next;
-        }
         if (v->dropped > 0 && announce_dropped(v) < 0) {
             return;
         }
@@ -255,10 +252,20 @@ static void feed(struct stream_viewer *v)
             v->cursor++;
         }
         http_stream_flush(v->conn);
-        /* More to send and the socket took it all: go on; otherwise `drained` resumes. */
-        if (v->conn == NULL || v->cursor == s->next || http_stream_unsent(v->conn) > 0) {
+        if (v->cursor == s->next) {
             return;
         }
+        if (http_stream_unsent(v->conn) == 0) {
+            continue; /* the socket took it all: more */
+        }
+        /* The socket is full: the rest waits for `drained`, unless it is too far behind. */
+        if (s->next_offset - offset_of(s, v->cursor) <= s->cfg.lag_bytes) {
+            return;
+        }
+        for (uint64_t n = v->cursor; n < s->next; n++) {
+            v->dropped += matches(v, event_at(s, n));
+        }
+        v->cursor = s->next;
     }
 }
 
@@ -356,7 +363,8 @@ int stream_parse_id(const char *p, size_t len, uint8_t id[WIRE_ID_LEN], uint64_t
 static void resume(struct stream *s, struct stream_viewer *v, const uint8_t id[WIRE_ID_LEN],
                    uint64_t seq)
 {
-    const struct stream_event *oldest_later = NULL;
+    uint64_t oldest_later = 0; /* the number of the oldest event of id after seq, if any */
+    bool later = false;
     for (uint64_t n = s->next; n > s->first; n--) {
         const struct stream_event *e = event_at(s, n - 1);
         if (!e->framed || memcmp(e->publisher, id, WIRE_ID_LEN) != 0) {
@@ -367,11 +375,24 @@ static void resume(struct stream *s, struct stream_viewer *v, const uint8_t id[W
             v->cursor = n;
             return;
         }
-        oldest_later = e;
+        oldest_later = n - 1;
+        later = true;
     }
     v->cursor = s->first;
-    if (oldest_later && oldest_later->seq - seq > 1) {
-        v->dropped = oldest_later->seq - seq - 1;
+    if (!later) {
+        return;
+    }
+    /* Between seq and that event: what gap lines in the window already report is not dropped
+     * again (a gap line's "lost" is kept in its seq). */
+    uint64_t missing = event_at(s, oldest_later)->seq - seq - 1;
+    for (uint64_t n = s->first; n < oldest_later && missing > 0; n++) {
+        const struct stream_event *e = event_at(s, n);
+        if (e->gap && memcmp(e->publisher, id, WIRE_ID_LEN) == 0) {
+            missing -= e->seq < missing ? e->seq : missing;
+        }
+    }
+    if (missing > 0) {
+        v->dropped = missing;
         v->dropped_publisher = true;
         memcpy(v->resume_id, id, WIRE_ID_LEN);
     }

@@ -31,7 +31,8 @@
  * the window still holds it. Otherwise, when the window holds later messages of PUB (the id is
  * older than the window, or the sub was restarted in between), it starts at the oldest event
  * held, and `event: dropped` first gives the number of PUB's messages after SEQ that are not
- * held (none when the window starts right after SEQ). An id whose publisher the window does not
+ * held and not already reported by a gap line it holds (none when the window starts right
+ * after SEQ). An id whose publisher the window does not
  * hold starts at the oldest event held. Without an id a viewer starts with the next event.
  * Sequence numbers are per publisher, so with several publishers a resume from outside the
  * window can repeat other publishers' events: their seq says so, and the page skips them.
