@@ -23,16 +23,20 @@ class SSE:
     splits the body into events (dicts of id/event/data, or {'comment': text})."""
 
     def __init__(self, host, port, target="/stream", headers=(), rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        """host None: port is the path of a Unix socket."""
+        self.sock = socket.socket(socket.AF_UNIX if host is None else socket.AF_INET,
+                                  socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(10 * SLOW)
-        self.sock.connect((host, port))
+        self.sock.connect(port if host is None else (host, port))
         req = "GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (target, "".join(h + "\r\n" for h in headers))
         self.sock.sendall(req.encode())
         self.buf = bytearray()
         self.pos = 0  # what is before it was parsed already
         self.closed = False
+        self.chunked = None  # a proxy may re-frame the body: then raw holds undecoded bytes
+        self.raw = bytearray()
 
     def head(self):
         """(status, {lowercase name: value}) of the answer."""
@@ -48,7 +52,26 @@ class SSE:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding") == "chunked":
+            self.chunked = True
+            self.raw, self.buf = self.buf, bytearray()
+            self._dechunk()
         return status, headers
+
+    def _dechunk(self):
+        """Moves the complete chunks of raw into buf."""
+        while True:
+            eol = self.raw.find(b"\r\n")
+            if eol < 0:
+                return
+            size = int(bytes(self.raw[:eol]).split(b";")[0], 16)
+            if size == 0:
+                self.closed = True
+                return
+            if len(self.raw) < eol + 2 + size + 2:
+                return
+            self.buf += self.raw[eol + 2:eol + 2 + size]
+            del self.raw[:eol + 2 + size + 2]
 
     def read_until(self, marker, timeout=60.0):
         """Reads as fast as the socket gives (no parsing) until marker has arrived: what a
@@ -82,7 +105,11 @@ class SSE:
         if self.pos > (1 << 20):
             del self.buf[:self.pos]
             self.pos = 0
-        self.buf += data
+        if self.chunked:
+            self.raw += data
+            self._dechunk()
+        else:
+            self.buf += data
 
     def next(self, timeout=5.0):
         """The next event or comment; None when nothing came within timeout."""
