@@ -12,6 +12,10 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # procps: /bin/kill, which the sub's unit runs to reload (systemd-analyze verify checks it
 # exists), and sysctl for the network suite; minimal images lack it.
 TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base procps"
+# The browser suite (tests/browser): the live view in Debian's headless Chromium, driven by its
+# WebDriver (chromium-driver) from python3-selenium; no browser is downloaded. The live view's
+# reverse-proxy test (tests/integration/test_stream_nginx.py) needs nginx (nginx-light).
+BROWSER_PACKAGES="chromium chromium-driver python3-selenium nginx-light"
 # The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
 # netavark + aardvark-dns + iptables (container networks, names, published ports: only
 # recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the
