@@ -350,10 +350,14 @@ int stream_parse_id(const char *p, size_t len, uint8_t id[WIRE_ID_LEN], uint64_t
     }
     uint64_t v = 0;
     for (size_t i = 2 * WIRE_ID_LEN + 1; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9' || v > (UINT64_MAX - 9) / 10) {
+        if (p[i] < '0' || p[i] > '9') {
             return -EINVAL;
         }
-        v = v * 10 + (uint64_t)(p[i] - '0');
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -EINVAL;
+        }
+        v = v * 10 + d;
     }
     *seq = v;
     return 0;
