@@ -19,6 +19,8 @@ Sections:
   memory   RSS of an idle pub and with many idle keep-alive connections
   cost     callgrind instructions per request and the top functions
   startup  exec to first answered request
+  viewers  the sub's lines/s under zflood with 100 /stream viewers (and one that stalls) vs
+           none, and what each viewer got (events + dropped = every line)
 """
 
 import argparse
@@ -738,8 +740,248 @@ def section_startup(ctx):
     ctx.results["startup_ms"] = {k: statistics.median(v) for k, v in rows.items()}
 
 
+# --- live view: /stream viewers while the sub logs at full speed ----------------------------
+
+# The viewers' side, run as its own process on the client core: VIEWERS connections to
+# /stream that read as fast as they can, plus one that never reads (tiny receive buffer) until
+# the flood is over. Each viewer counts the events it got and the `dropped` counts it was sent,
+# with byte-string searches (so the counting is exact and cheap); it is done when the two add
+# up to COUNT. Prints "ready" once every stream has answered 200, then one JSON line.
+VIEWER_READER = r"""
+import json, re, selectors, socket, sys, time
+host, port, viewers, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+DROP = re.compile(rb'event: dropped\ndata: \{"dropped":(\d+)')
+class V:
+    def __init__(self, stalled):
+        self.s = socket.socket()
+        if stalled:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.s.connect((host, port))
+        self.s.sendall(b"GET /stream HTTP/1.1\r\nHost: bench\r\n\r\n")
+        self.rest = b""
+        self.head = False
+        self.events = self.dropped = 0
+        self.stalled = stalled
+    def feed(self, data):
+        buf = self.rest + data
+        if not self.head:
+            if b"\r\n\r\n" not in buf:
+                self.rest = buf
+                return
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            if not head.startswith(b"HTTP/1.1 200"):
+                sys.exit("viewer: " + head.decode(errors="replace"))
+            self.head = True
+        cut = buf.rfind(b"\n\n") + 2
+        whole, self.rest = buf[:cut], buf[cut:]
+        self.events += whole.count(b'\ndata: {"time"')
+        self.dropped += sum(int(n) for n in DROP.findall(whole))
+    def done(self):
+        return self.events + self.dropped >= count
+vs = [V(False) for _ in range(viewers)]
+stalled = V(True)
+sel = selectors.DefaultSelector()
+for v in vs:
+    v.s.setblocking(False)
+    sel.register(v.s, selectors.EVENT_READ, v)
+sel.register(sys.stdin, selectors.EVENT_READ, None)
+printed = False
+deadline = None
+while True:
+    if not printed and all(v.head for v in vs):
+        print("ready", flush=True)
+        printed = True
+    if all(v.done() for v in vs) and stalled.done():
+        break
+    if deadline and time.monotonic() > deadline:
+        break
+    for key, _ in sel.select(1.0):
+        v = key.data
+        if v is None:
+            sys.stdin.readline()  # the flood is over: the stalled viewer reads now
+            stalled.s.setblocking(False)
+            sel.register(stalled.s, selectors.EVENT_READ, stalled)
+            sel.unregister(sys.stdin)
+            deadline = time.monotonic() + 60
+            continue
+        try:
+            data = v.s.recv(1 << 20)
+        except BlockingIOError:
+            continue
+        if not data:
+            sel.unregister(v.s)
+            continue
+        v.feed(data)
+print(json.dumps({"events": [v.events for v in vs], "dropped": [v.dropped for v in vs],
+                  "stalled_events": stalled.events, "stalled_dropped": stalled.dropped}),
+      flush=True)
+"""
+
+VIEWERS = 100
+
+
+def flood_sub(ctx, n, http, viewers):
+    """One flood of n framed messages into a sub (http: with --http; viewers: that many /stream
+    readers and one stalled one). Returns (lines/s from the log's timestamps, reader result)."""
+    with tempfile.TemporaryDirectory(prefix="bench-viewers-") as tmp:
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        out = os.path.join(tmp, "out.log")
+        argv = [ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep, "--log=" + out]
+        if http:
+            argv.append("--http=127.0.0.1:0")
+        sub = ctx.procs.start(pinned(SERVER_CPU, argv), stderr=subprocess.PIPE, text=True)
+        reader = None
+        result = None
+        try:
+            port = None
+            while http and port is None:
+                line = sub.stderr.readline()
+                if not line:
+                    raise RuntimeError("the sub exited before listening")
+                m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", line)
+                port = int(m.group(1)) if m else None
+            if viewers:
+                reader = ctx.procs.start(pinned(CLIENT_CPU, [
+                    sys.executable, "-c", VIEWER_READER, "127.0.0.1", str(port), str(viewers),
+                    str(n)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                if reader.stdout.readline().strip() != "ready":
+                    raise RuntimeError("the /stream viewers did not connect")
+            fl = subprocess.run(pinned(CLIENT_CPU, [ctx.zflood, ep, str(n)]),
+                                capture_output=True, text=True, timeout=300)
+            if fl.returncode != 0:
+                raise RuntimeError("zflood: " + fl.stderr.strip())
+            deadline = time.monotonic() + 60
+            while count_lines(out, b"lower case") < n and time.monotonic() < deadline:
+                time.sleep(0.1)
+            written = count_lines(out, b" " + BODY.encode())
+            if written != n:
+                raise RuntimeError("the sub wrote %d lines of %d" % (written, n))
+            if reader:
+                reader.stdin.write("go\n")
+                reader.stdin.flush()
+                result = json.loads(reader.stdout.readline())
+                ctx.procs.stop(reader)
+        finally:
+            if reader is not None and reader.poll() is None:
+                ctx.procs.stop(reader)
+            st = ctx.procs.stop(sub)
+            sub.stderr.close()
+        if st != 0:
+            raise RuntimeError("downcase sub exit status %s" % st)
+        return (n - 1) / log_span_secs(out), result
+
+
+def section_viewers(ctx):
+    n = ctx.flood_count
+    kinds = ["no --http", "--http, no viewer", "--http, %d viewers + 1 stalled" % VIEWERS]
+    rows = {k: [] for k in kinds}
+    ratios = []
+    details = []
+    for rnd in range(ctx.rounds):
+        for kind in kinds:
+            rate, res = flood_sub(ctx, n, kind != kinds[0], VIEWERS if kind == kinds[2] else 0)
+            rows[kind].append(rate)
+            log("round %d %-34s %9.0f lines/s" % (rnd + 1, kind, rate))
+            if res:
+                details.append(res)
+        ratios.append(rows[kinds[2]][-1] / rows[kinds[1]][-1])
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print("\n## Live view: the sub's lines/s with /stream viewers, zflood -> %d framed "
+          "messages (sub on core %s; zflood and the viewers on core %s), median of %d\n"
+          % (n, SERVER_CPU, CLIENT_CPU, ctx.rounds))
+    print("| sub | lines/s | vs --http, no viewer |")
+    print("|---|---:|---:|")
+    for k in kinds:
+        print("| %s | %.0f | %.2fx |" % (k, med[k], med[k] / med[kinds[1]]))
+    print("\nMedian of the per-round ratios, %d viewers vs none: %.2fx." % (
+        VIEWERS, statistics.median(ratios)))
+    print("\n| round | events per viewer: min / median / max | dropped per viewer: min / median "
+          "/ max | every viewer: events + dropped = %d | stalled viewer: events, dropped |" % n)
+    print("|---|---|---|---|---|")
+    for i, d in enumerate(details):
+        ev, dr = sorted(d["events"]), sorted(d["dropped"])
+        exact = all(e + x == n for e, x in zip(d["events"], d["dropped"]))
+        print("| %d | %d / %d / %d | %d / %d / %d | %s | %d, %d |" % (
+            i + 1, ev[0], ev[len(ev) // 2], ev[-1], dr[0], dr[len(dr) // 2], dr[-1],
+            "yes" if exact else "NO",
+            d["stalled_events"], d["stalled_dropped"]))
+    ctx.results["viewers"] = dict(med, ratio=statistics.median(ratios), details=details)
+
+
+# --- the comparison as a chart (--svg) ------------------------------------------------------
+
+def write_svg(results, path):
+    """Draws the http section's medians as grouped bars of req/s per scenario, one bar per
+    server, with each server's p99 latency as a marker on a second axis. Plain SVG, no
+    library: the figures come from the same run as the tables."""
+    http = results.get("http")
+    if not http:
+        raise RuntimeError("--svg needs the http section")
+    scenarios = [s[0] for s in SCENARIOS]
+    servers = []
+    for key in http:
+        name = key.split(" / ")[0]
+        if name not in servers:
+            servers.append(name)
+    colors = {"downcase": "#2660a4", "nginx": "#3a9b5c", "node": "#d08a1e",
+              "downcase-alone": "#9bb8dc"}
+    W, H, left, right, top, bottom = 860, 420, 70, 70, 50, 90
+    plot_w, plot_h = W - left - right, H - top - bottom
+    rps_max = max(v["rps"] for v in http.values()) * 1.1 or 1
+    p99_max = max(v["p99"] for v in http.values()) * 1.2 or 1
+    group_w = plot_w / len(scenarios)
+    bar_w = group_w * 0.8 / len(servers)
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="12">' % (W, H),
+           '<rect width="100%" height="100%" fill="#ffffff"/>',
+           '<text x="%d" y="24" font-size="15" font-weight="bold">HTTP: requests per second '
+           '(bars) and p99 latency (markers), median of the rounds</text>' % left]
+    for i in range(6):
+        y = top + plot_h - plot_h * i / 5
+        out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#e4e4e0"/>'
+                   % (left, left + plot_w, y, y))
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%.0fk</text>'
+                   % (left - 6, y + 4, rps_max * i / 5 / 1000))
+        out.append('<text x="%d" y="%.1f">%.1f ms</text>' % (left + plot_w + 6, y + 4,
+                                                            p99_max * i / 5))
+    out.append('<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">'
+               'req/s</text>' % (top + plot_h / 2, top + plot_h / 2))
+    out.append('<text x="%d" y="%d" transform="rotate(90 %d %d)" text-anchor="middle">'
+               'p99 ms</text>' % (W - 14, top + plot_h / 2, W - 14, top + plot_h / 2))
+    for gi, sc in enumerate(scenarios):
+        gx = left + gi * group_w + group_w * 0.1
+        for si, name in enumerate(servers):
+            v = http.get("%s / %s" % (name, sc))
+            if not v:
+                continue
+            x = gx + si * bar_w
+            h = plot_h * v["rps"] / rps_max
+            out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s">'
+                       '<title>%s, %s: %.0f req/s, p99 %.2f ms</title></rect>' % (
+                           x, top + plot_h - h, bar_w - 2, h, colors.get(name, "#888"), name,
+                           sc, v["rps"], v["p99"]))
+            if v["p99"] > 0:
+                y = top + plot_h - plot_h * v["p99"] / p99_max
+                cx = x + (bar_w - 2) / 2
+                out.append('<path d="M %.1f %.1f l 6 6 l -6 6 l -6 -6 z" fill="#1d1f21" '
+                           'stroke="#ffffff"/>' % (cx, y - 6))
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
+                   % (left + gi * group_w + group_w / 2, top + plot_h + 18, sc))
+    lx = left
+    for name in servers:
+        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/>'
+                   % (lx, H - 34, colors.get(name, "#888")))
+        out.append('<text x="%d" y="%d">%s</text>' % (lx + 16, H - 24, name))
+        lx += 30 + 8 * len(name)
+    out.append('<path d="M %d %d l 6 6 l -6 6 l -6 -6 z" fill="#1d1f21"/>' % (lx + 6, H - 34))
+    out.append('<text x="%d" y="%d">p99 latency</text>' % (lx + 16, H - 24))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 SECTIONS = {"http": section_http, "flood": section_flood, "memory": section_memory,
-            "cost": section_cost, "startup": section_startup}
+            "cost": section_cost, "startup": section_startup, "viewers": section_viewers}
 
 
 def main():
@@ -752,6 +994,7 @@ def main():
     ap.add_argument("--node-dir", required=True, help="server.js with node_modules installed")
     ap.add_argument("--node-zmq", choices=("yes", "no"), default="yes")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--svg", help="also draw the http section as a chart (SVG) here")
     ap.add_argument("--sub-cpu", choices=(SERVER_CPU, CLIENT_CPU), default=SERVER_CPU,
                     help="core of the logging subscriber in the HTTP runs (default: the "
                          "server's, and its CPU time counts as the server's; %s: wrk's)"
@@ -807,6 +1050,8 @@ def main():
         ctx.procs.stop_all()
     print("\nTook %.0f s; load average %.2f at the end." % (time.monotonic() - started,
                                                            os.getloadavg()[0]))
+    if args.svg:
+        write_svg(ctx.results, args.svg)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(ctx.results, f, indent=1, default=str)
