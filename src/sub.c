@@ -363,7 +363,8 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
 
 static const struct runtime_recipe recipe = {
     .who = "sub",
-    .not_found = RUNTIME_STATUS_NOT_FOUND,
+    .not_found = "404 Not Found: this server answers / (the live view), /stream, /healthz and "
+                 "/metrics\n",
     .term_ms = SUB_TERM_MS,
     .open = open_parts,
     .drain = drain,
