@@ -263,25 +263,37 @@ class StreamTest(harness.ProcessTest):
         sub2 = self.start(harness.Sub, "--log-format=json", "--http=127.0.0.1:0", log=log,
                           connect=pub.endpoint)
         host, port = harness.http_address(sub2)
-        # The gap is seen when the next message of that publisher arrives.
+        # The gap is seen when the sub asks the pub what it missed, or when the next message
+        # arrives; messages published before the sub's subscription reaches the pub are lost
+        # too, and belong to the same gap.
         i = 0
         while not any(e.get("event") == "gap" for e in self.log_entries(log)):
             self.assertLess(i, 200, "no gap line")
             publish(pub, ["After-%d" % i])
             i += 1
             time.sleep(0.05)
+        publish(pub, ["Final"])
+        harness.wait_for(lambda: any(e.get("message") == lowered("Final")
+                                     for e in self.log_entries(log)), 10, "the last message")
+        logged_after = [e["message"] for e in self.log_entries(log)
+                        if e.get("message", "").startswith("lower case of After-")]
         # Resuming from the last message the first sub logged: the gap line says what is lost
         # (no `dropped` repeats it), then the messages that followed.
         v = self.viewer(host, port, headers=["Last-Event-ID: " + last])
-        gap, after = v.events(2)
+        got = v.events(2 + len(logged_after))
+        gap = got[0]
         self.assertEqual(gap.get("event"), "gap")
         self.assertNotIn("id", gap)
         data = json.loads(gap["data"])
         gap_lines = [e for e in self.log_entries(log) if e.get("event") == "gap"]
         self.assertEqual(data, gap_lines[-1])
-        self.assertEqual(data["lost"], 7)
-        self.assertEqual(json.loads(after["data"])["message"], lowered("After-0"))
-        self.assertEqual(after["id"], "%s:%d" % (data["publisher"], int(last.split(":")[1]) + 8))
+        self.assertEqual(data["lost"], 7 + i - len(logged_after))
+        self.assertEqual([json.loads(e["data"])["message"] for e in got[1:]],
+                         logged_after + [lowered("Final")])
+        self.assertEqual(got[-1]["id"], "%s:%d" % (data["publisher"],
+                                                   int(last.split(":")[1]) + 7 + i + 1))
+        ev = v.next(0.3)
+        self.assertTrue(ev is None or "comment" in ev, ev)
 
     # ---- filters ----------------------------------------------------------------------------
 
