@@ -62,9 +62,26 @@ static uint64_t offset_of(const struct stream *s, uint64_t n)
     return n >= s->next ? s->next_offset : event_at(s, n)->offset;
 }
 
+static bool matches(const struct stream_viewer *v, const struct stream_event *e);
+
 static void evict_oldest(struct stream *s)
 {
     struct stream_event *e = s->ring[s->start];
+    /* A viewer that had not got to it yet will not: counted, exactly, as dropped. min_cursor
+     * is a lower bound of every viewer's cursor (cursors only grow), so the viewers are only
+     * looked at when one may be that far behind. */
+    if (s->viewers && s->min_cursor <= s->first) {
+        s->min_cursor = UINT64_MAX;
+        for (struct stream_viewer *v = s->viewers; v; v = v->next) {
+            if (v->cursor == s->first) {
+                v->dropped += matches(v, e);
+                v->cursor++;
+            }
+            if (v->cursor < s->min_cursor) {
+                s->min_cursor = v->cursor;
+            }
+        }
+    }
     s->bytes -= e->size;
     free(e);
     s->start = (s->start + 1) % s->cap;
@@ -223,57 +240,122 @@ static int announce_dropped(struct stream_viewer *v)
     return rc;
 }
 
-/* Sends what the viewer can take, from its cursor (stream.h: backpressure and lag). Lag is
- * looked at only once the socket is full: a viewer that reads is never behind, however large
- * the batch that just arrived. */
-static void feed(struct stream_viewer *v)
+/* One turn of a viewer: up to STREAM_HIGH_WATER of events from its cursor, handed to its
+ * socket. Lag is looked at only once the socket is full: a viewer that reads is never behind,
+ * however large the batch that just arrived. Returns true when the viewer has more to get and
+ * its socket has room (it wants another turn); otherwise `drained` or new events bring it back. */
+static bool feed(struct stream_viewer *v)
 {
     struct stream *s = v->hub;
     if (v->conn == NULL) {
-        return;
+        return false;
     }
     if (v->cursor < s->first) {
-        /* Not reached while --stream-lag <= --stream-buffer; counted all the same. */
+        /* Not reached: evicting an event moves the cursors that point at it. */
         v->dropped += s->first - v->cursor;
         v->cursor = s->first;
     }
-    for (;;) {
-        if (v->dropped > 0 && announce_dropped(v) < 0) {
-            return;
-        }
-        while (v->cursor < s->next && http_stream_unsent(v->conn) < STREAM_HIGH_WATER) {
-            const struct stream_event *e = event_at(s, v->cursor);
-            if (matches(v, e)) {
-                if (http_stream_write(v->conn, e->sse, e->sse_len) < 0) {
-                    return;
-                }
-                s->events_sent++;
+    if (v->dropped > 0 && announce_dropped(v) < 0) {
+        return false;
+    }
+    while (v->cursor < s->next && http_stream_unsent(v->conn) < STREAM_HIGH_WATER) {
+        const struct stream_event *e = event_at(s, v->cursor);
+        if (matches(v, e)) {
+            if (http_stream_write(v->conn, e->sse, e->sse_len) < 0) {
+                return false;
             }
-            v->cursor++;
+            s->events_sent++;
         }
-        http_stream_flush(v->conn);
-        if (v->cursor == s->next) {
-            return;
-        }
-        if (http_stream_unsent(v->conn) == 0) {
-            continue; /* the socket took it all: more */
-        }
-        /* The socket is full: the rest waits for `drained`, unless it is too far behind. */
-        if (s->next_offset - offset_of(s, v->cursor) <= s->cfg.lag_bytes) {
-            return;
-        }
+        v->cursor++;
+    }
+    http_stream_flush(v->conn);
+    if (v->cursor == s->next) {
+        return false;
+    }
+    if (http_stream_unsent(v->conn) == 0) {
+        return true;
+    }
+    /* The socket is full: the rest waits for `drained`, unless it is too far behind. */
+    if (s->next_offset - offset_of(s, v->cursor) > s->cfg.lag_bytes) {
         for (uint64_t n = v->cursor; n < s->next; n++) {
             v->dropped += matches(v, event_at(s, n));
         }
         v->cursor = s->next;
+        if (v->dropped > 0 && announce_dropped(v) == 0) {
+            http_stream_flush(v->conn);
+        }
     }
+    return false;
+}
+
+/* The viewers' share of the loop (stream.h: a viewer never slows the log). Credit accrues at
+ * STREAM_SHARE_PERCENT of the time that passes and is spent by the time feeding takes; a viewer
+ * whose turn finds no credit waits for the wake timer, which serves the viewers again. */
+static void refresh_credit(struct stream *s)
+{
+    uint64_t now = uv_hrtime();
+    s->credit_ns += (int64_t)((now - s->credit_at) * STREAM_SHARE_PERCENT / 100);
+    if (s->credit_ns > STREAM_MAX_CREDIT_NS) {
+        s->credit_ns = STREAM_MAX_CREDIT_NS;
+    }
+    s->credit_at = now;
+}
+
+static void on_wake(uv_timer_t *t);
+
+static void wait_for_credit(struct stream *s)
+{
+    if (s->timers_open == 2 && !s->closing && !uv_is_active((uv_handle_t *)&s->wake)) {
+        uv_timer_start(&s->wake, on_wake, STREAM_WAKE_MS, STREAM_WAKE_MS);
+    }
+}
+
+/* Feeds v if the viewers have credit left (refreshed by the caller); true when it still
+ * wants a turn. */
+static bool serve(struct stream_viewer *v)
+{
+    struct stream *s = v->hub;
+    if (s->credit_ns <= 0) {
+        return true;
+    }
+    uint64_t t0 = uv_hrtime();
+    bool more = feed(v);
+    s->credit_ns -= (int64_t)(uv_hrtime() - t0);
+    return more;
 }
 
 void stream_flush(struct stream *s)
 {
-    for (struct stream_viewer *v = s->viewers; v; v = v->next) {
-        feed(v);
+    if (s->viewers == NULL) {
+        return;
     }
+    refresh_credit(s);
+    /* Round robin from where the last pass ran out of credit, so every viewer gets turns. */
+    struct stream_viewer *first = s->turn ? s->turn : s->viewers;
+    struct stream_viewer *v = first;
+    bool waiting = false;
+    do {
+        if (serve(v)) {
+            if (!waiting) {
+                s->turn = v;
+            }
+            waiting = true;
+        }
+        v = v->next ? v->next : s->viewers;
+    } while (v != first);
+    if (waiting) {
+        wait_for_credit(s);
+    } else {
+        s->turn = NULL;
+        if (s->timers_open == 2 && !s->closing) {
+            uv_timer_stop(&s->wake);
+        }
+    }
+}
+
+static void on_wake(uv_timer_t *t)
+{
+    stream_flush(t->data);
 }
 
 static void viewer_free(struct stream_viewer *v)
@@ -297,14 +379,22 @@ static void on_opened(void *ctx, struct http_conn *c)
     /* How soon a browser comes back after the connection drops. */
     static const char retry[] = "retry: 1000\n\n";
     _Static_assert(STREAM_RETRY_MS == 1000, "the retry line says 1000");
-    if (http_stream_write(c, retry, sizeof retry - 1) == 0) {
-        feed(v);
+    if (v->cursor < s->min_cursor) {
+        s->min_cursor = v->cursor;
+    }
+    refresh_credit(s);
+    if (http_stream_write(c, retry, sizeof retry - 1) == 0 && serve(v)) {
+        wait_for_credit(s);
     }
 }
 
 static void on_drained(void *ctx)
 {
-    feed(ctx);
+    struct stream_viewer *v = ctx;
+    refresh_credit(v->hub);
+    if (serve(v)) {
+        wait_for_credit(v->hub);
+    }
 }
 
 static void on_closed(void *ctx)
@@ -312,6 +402,9 @@ static void on_closed(void *ctx)
     struct stream_viewer *v = ctx;
     struct stream *s = v->hub;
     if (v->conn) {
+        if (s->turn == v) {
+            s->turn = v->next;
+        }
         if (v->prev) {
             v->prev->next = v->next;
         } else {
@@ -528,8 +621,10 @@ int stream_start(struct stream *s, struct router *r)
         return rc;
     }
     uv_timer_init(s->loop, &s->keepalive);
-    s->keepalive.data = s;
-    s->timer_open = true;
+    uv_timer_init(s->loop, &s->wake);
+    s->keepalive.data = s->wake.data = s;
+    s->timers_open = 2;
+    s->credit_at = uv_hrtime();
     uv_timer_start(&s->keepalive, on_keepalive, s->cfg.keepalive_ms, s->cfg.keepalive_ms);
     return 0;
 }
@@ -537,7 +632,9 @@ int stream_start(struct stream *s, struct router *r)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct stream *s = h->data;
-    closer_done(&s->closed);
+    if (--s->timers_open == 0) {
+        closer_done(&s->closed);
+    }
 }
 
 void stream_close(struct stream *s, struct closer closed)
@@ -545,13 +642,14 @@ void stream_close(struct stream *s, struct closer closed)
     for (struct stream_viewer *v = s->viewers; v; v = v->next) {
         http_stream_end(v->conn);
     }
-    if (!s->timer_open) {
+    if (s->timers_open != 2 || s->closing) {
         closer_done(&closed);
         return;
     }
-    s->timer_open = false;
+    s->closing = true; /* wait_for_credit no longer starts the wake timer */
     s->closed = closed;
     uv_close((uv_handle_t *)&s->keepalive, on_timer_closed);
+    uv_close((uv_handle_t *)&s->wake, on_timer_closed);
 }
 
 void stream_finish(struct stream *s)

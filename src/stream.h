@@ -24,8 +24,15 @@
  * therefore costs the sub a look at its cursor per batch and nothing more. Its lag is the bytes
  * of stream between its cursor and the newest event; past --stream-lag it is sent
  * `event: dropped` with the exact number of events it skips (those its filters would have let
- * through) and continues from the newest. --stream-lag is at most --stream-buffer, so a cursor
- * is always inside the window.
+ * through) and continues from the newest. An event that leaves the window before a viewer got
+ * to it is counted the same way.
+ *
+ * A viewer never slows the log. Viewers that read fast could take the sub's whole core (every
+ * event copied to each of them), so feeding them is budgeted: credit accrues at
+ * STREAM_SHARE_PERCENT of the time that passes and feeding spends it; without credit, viewers
+ * wait (a timer serves them again every STREAM_WAKE_MS, round robin). A sub that is idle between
+ * messages has credit to spare; one logging at full speed keeps ~90% of its time for the log,
+ * and viewers that cannot keep up within the rest fall behind and are told what they skipped.
  *
  * Resume. A request with Last-Event-ID (or ?last_event_id=) PUB:SEQ starts after that event when
  * the window still holds it. Otherwise, when the window holds later messages of PUB (the id is
@@ -65,6 +72,11 @@
 #define STREAM_DEFAULT_KEEPALIVE_MS 15000
 /* How long a browser waits before reconnecting (the stream's first line, "retry:"). */
 #define STREAM_RETRY_MS 1000
+/* The share of the loop's time that feeding viewers may take, the most credit kept for later,
+ * and how often viewers that ran out of it are served again. */
+#define STREAM_SHARE_PERCENT 10
+#define STREAM_MAX_CREDIT_NS (20 * 1000 * 1000)
+#define STREAM_WAKE_MS 5
 
 struct stream_config {
     size_t buffer_bytes;   /* --stream-buffer: the window */
@@ -80,9 +92,15 @@ struct stream {
     struct stream_config cfg;
     const struct token *access; /* who may watch (token.h) */
     uv_timer_t keepalive;
-    bool timer_open;
+    uv_timer_t wake; /* serves viewers that waited for credit */
+    int timers_open;
+    bool closing;
     struct closer closed;
-    struct logline line; /* the json formatter */
+    int64_t credit_ns; /* time the viewers may still take (stream.h: backpressure) */
+    uint64_t credit_at;
+    struct stream_viewer *turn; /* where the next pass starts */
+    uint64_t min_cursor;        /* at most every viewer's cursor */
+    struct logline line;        /* the json formatter */
     struct buf scratch;
     /* The window: ring[(start + i) % cap] is event number first + i, for i < count. */
     struct stream_event **ring;
