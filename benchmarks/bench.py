@@ -822,11 +822,16 @@ VIEWERS = 100
 
 def flood_sub(ctx, n, http, viewers):
     """One flood of n framed messages into a sub (http: with --http; viewers: that many /stream
-    readers and one stalled one). Returns (lines/s from the log's timestamps, reader result)."""
+    readers and one stalled one). Returns (lines/s from the log's timestamps, lines per CPU
+    second of the sub (all its threads), reader result)."""
     with tempfile.TemporaryDirectory(prefix="bench-viewers-") as tmp:
         ep = "tcp://127.0.0.1:%d" % free_port()
         out = os.path.join(tmp, "out.log")
-        argv = [ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep, "--log=" + out]
+        # --heartbeat=0: zflood keeps nothing to replay, and a sub saturated on one pinned core
+        # can miss its peer's heartbeats (the flood's own bytes are queued ahead of them); the
+        # connection then drops and what zflood still holds is lost, in any configuration.
+        argv = [ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep, "--log=" + out,
+                "--heartbeat=0"]
         if http:
             argv.append("--http=127.0.0.1:0")
         sub = ctx.procs.start(pinned(SERVER_CPU, argv), stderr=subprocess.PIPE, text=True)
@@ -846,6 +851,7 @@ def flood_sub(ctx, n, http, viewers):
                     str(n)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                 if reader.stdout.readline().strip() != "ready":
                     raise RuntimeError("the /stream viewers did not connect")
+            cpu0 = cpu_ns(sub.pid)
             fl = subprocess.run(pinned(CLIENT_CPU, [ctx.zflood, ep, str(n)]),
                                 capture_output=True, text=True, timeout=300)
             if fl.returncode != 0:
@@ -853,6 +859,7 @@ def flood_sub(ctx, n, http, viewers):
             deadline = time.monotonic() + 60
             while count_lines(out, b"lower case") < n and time.monotonic() < deadline:
                 time.sleep(0.1)
+            cpu_s = (cpu_ns(sub.pid) - cpu0) / 1e9
             written = count_lines(out, b" " + BODY.encode())
             if written != n:
                 raise RuntimeError("the sub wrote %d lines of %d" % (written, n))
@@ -868,33 +875,45 @@ def flood_sub(ctx, n, http, viewers):
             sub.stderr.close()
         if st != 0:
             raise RuntimeError("downcase sub exit status %s" % st)
-        return (n - 1) / log_span_secs(out), result
+        return (n - 1) / log_span_secs(out), n / cpu_s if cpu_s > 0 else 0, result
 
 
 def section_viewers(ctx):
+    """Two figures per run: lines/s from the log's first and last timestamps (what a user
+    sees, but zflood backs off with a sleep whenever the sub's queue is full, so a slower sub
+    also gets a slower flood), and lines per CPU second of the sub, all threads (what logging
+    costs; steady on a shared machine)."""
     n = ctx.flood_count
     kinds = ["no --http", "--http, no viewer", "--http, %d viewers + 1 stalled" % VIEWERS]
     rows = {k: [] for k in kinds}
+    cpu_rows = {k: [] for k in kinds}
     ratios = []
+    cpu_ratios = []
     details = []
     for rnd in range(ctx.rounds):
         for kind in kinds:
-            rate, res = flood_sub(ctx, n, kind != kinds[0], VIEWERS if kind == kinds[2] else 0)
+            rate, per_cpu, res = flood_sub(ctx, n, kind != kinds[0],
+                                           VIEWERS if kind == kinds[2] else 0)
             rows[kind].append(rate)
-            log("round %d %-34s %9.0f lines/s" % (rnd + 1, kind, rate))
+            cpu_rows[kind].append(per_cpu)
+            log("round %d %-34s %9.0f lines/s %9.0f lines per CPU-s" % (rnd + 1, kind, rate,
+                                                                       per_cpu))
             if res:
                 details.append(res)
         ratios.append(rows[kinds[2]][-1] / rows[kinds[1]][-1])
+        cpu_ratios.append(cpu_rows[kinds[2]][-1] / cpu_rows[kinds[1]][-1])
     med = {k: statistics.median(v) for k, v in rows.items()}
-    print("\n## Live view: the sub's lines/s with /stream viewers, zflood -> %d framed "
-          "messages (sub on core %s; zflood and the viewers on core %s), median of %d\n"
+    cmed = {k: statistics.median(v) for k, v in cpu_rows.items()}
+    print("\n## Live view: the sub with /stream viewers, zflood -> %d framed messages (sub on "
+          "core %s; zflood and the viewers on core %s), median of %d\n"
           % (n, SERVER_CPU, CLIENT_CPU, ctx.rounds))
-    print("| sub | lines/s | vs --http, no viewer |")
-    print("|---|---:|---:|")
+    print("| sub | lines/s | vs --http, no viewer | lines per CPU-s | vs --http, no viewer |")
+    print("|---|---:|---:|---:|---:|")
     for k in kinds:
-        print("| %s | %.0f | %.2fx |" % (k, med[k], med[k] / med[kinds[1]]))
-    print("\nMedian of the per-round ratios, %d viewers vs none: %.2fx." % (
-        VIEWERS, statistics.median(ratios)))
+        print("| %s | %.0f | %.2fx | %.0f | %.2fx |" % (k, med[k], med[k] / med[kinds[1]],
+                                                     cmed[k], cmed[k] / cmed[kinds[1]]))
+    print("\nMedian of the per-round ratios, %d viewers vs none: %.2fx lines/s, %.2fx lines per "
+          "CPU-s." % (VIEWERS, statistics.median(ratios), statistics.median(cpu_ratios)))
     print("\n| round | events per viewer: min / median / max | dropped per viewer: min / median "
           "/ max | every viewer: events + dropped = %d | stalled viewer: events, dropped |" % n)
     print("|---|---|---|---|---|")
@@ -905,7 +924,9 @@ def section_viewers(ctx):
             i + 1, ev[0], ev[len(ev) // 2], ev[-1], dr[0], dr[len(dr) // 2], dr[-1],
             "yes" if exact else "NO",
             d["stalled_events"], d["stalled_dropped"]))
-    ctx.results["viewers"] = dict(med, ratio=statistics.median(ratios), details=details)
+    ctx.results["viewers"] = dict(lines_per_s=med, lines_per_cpu_s=cmed,
+                                  ratio=statistics.median(ratios),
+                                  cpu_ratio=statistics.median(cpu_ratios), details=details)
 
 
 # --- the comparison as a chart (--svg) ------------------------------------------------------
