@@ -288,7 +288,7 @@ static bool feed(struct stream_viewer *v)
     return false;
 }
 
-/* The viewers' share of the loop (stream.h: a viewer never slows the log). Credit accrues at
+/* The viewers' share of the loop (stream.h: nothing waits for a viewer). Credit accrues at
  * STREAM_SHARE_PERCENT of the time that passes and is spent by the time feeding takes; a viewer
  * whose turn finds no credit waits for the wake timer, which serves the viewers again. */
 static void refresh_credit(struct stream *s)

@@ -1,5 +1,5 @@
 /* stream: the sub's live view over Server-Sent Events (GET /stream): one event per log line, a
- * recent window to resume from, and viewers that can never slow the log.
+ * recent window to resume from, and viewers that the log never waits for.
  *
  * Events. Each line the log gets (a message, or a gap line) also becomes one event whose data is
  * the json log format's object (logline.h, the same escaping: the data never holds a newline):
@@ -27,12 +27,14 @@
  * through) and continues from the newest. An event that leaves the window before a viewer got
  * to it is counted the same way.
  *
- * A viewer never slows the log. Viewers that read fast could take the sub's whole core (every
+ * Nothing waits for a viewer. Viewers that read fast could take the sub's whole core (every
  * event copied to each of them), so feeding them is budgeted: credit accrues at
  * STREAM_SHARE_PERCENT of the time that passes and feeding spends it; without credit, viewers
  * wait (a timer serves them again every STREAM_WAKE_MS, round robin). A sub that is idle between
- * messages has credit to spare; one logging at full speed keeps ~90% of its time for the log,
- * and viewers that cannot keep up within the rest fall behind and are told what they skipped.
+ * messages has credit to spare; one logging at full speed spends about a tenth of its time
+ * feeding, and viewers that cannot keep up within it fall behind and are told what they
+ * skipped. What libuv later writes of a queued remainder, and the kernel's work for it, is not
+ * counted: measured, 100 fast viewers still halve a saturated sub's rate (README: Performance).
  *
  * Resume. A request with Last-Event-ID (or ?last_event_id=) PUB:SEQ starts after that event when
  * the window still holds it. Otherwise, when the window holds later messages of PUB (the id is
