@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "forward.h"
 #include "hostport.h"
 #include "logfile.h"
 #include "journal.h"
@@ -53,6 +54,11 @@ const char *const cli_usage[] = {
     "  --metrics=HOST:PORT      sub, relay: serve /healthz and /metrics over HTTP here\n"
     "  --state=PATH             sub: where it remembers what it logged, to resume\n"
     "                           exactly once (default LOG.state; none with --log=-)\n"
+    "  --forward=URL            sub: publish every message to NATS JetStream,\n"
+    "                           nats://HOST:PORT[,HOST:PORT...]/SUBJECT (tls:// for TLS)\n"
+    "  --forward-pending=N      sub: messages awaiting JetStream's ack at most (4096)\n"
+    "  --forward-creds=FILE     sub: NATS credentials file (mode 0600)\n"
+    "  --forward-token=FILE     sub: file holding a NATS token (mode 0600)\n"
     "  --upstream=ENDPOINT      relay: publishers' side, repeatable; connects, or binds\n"
     "                           when written @ENDPOINT\n"
     "  --downstream=ENDPOINT    relay: subscribers' side, repeatable; binds, or connects\n"
@@ -198,6 +204,11 @@ static const struct flag {
     {"journal-sync", 0, K_DURATION, ROLE_PUB, false, AT(journal_sync_ms), 0, 0, MAX_TIMEOUT_MS, 0,
      NULL, 0, NULL},
     {"state", 0, K_PATH, ROLE_SUB, false, AT(state_path), 0, 0, 0, 0, NULL, 0, NULL},
+    {"forward", 0, K_PATH, ROLE_SUB, false, AT(forward), 0, 0, 0, 0, NULL, 0, NULL},
+    {"forward-pending", 0, K_COUNT, ROLE_SUB, false, AT(forward_pending), 0, 1, FORWARD_MAX_PENDING,
+     0, NULL, 0, NULL},
+    {"forward-creds", 0, K_PATH, ROLE_SUB, false, AT(forward_creds), 0, 0, 0, 0, NULL, 0, NULL},
+    {"forward-token", 0, K_PATH, ROLE_SUB, false, AT(forward_token), 0, 0, 0, 0, NULL, 0, NULL},
     {"upstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(upstreams),
      offsetof(struct cli_options, nupstreams), 0, 0, 0, NULL, 0, NULL},
     {"downstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(downstreams),
@@ -447,6 +458,37 @@ static bool was_seen(uint64_t seen, const char *name)
 }
 
 /* Checks what only makes sense once the role is known, and fills the role's defaults. */
+/* --forward and its companions (forward.h). */
+static int check_forward(struct cli_options *o, uint64_t seen, struct buf *err)
+{
+    if (o->forward == NULL) {
+        if (was_seen(seen, "forward-pending") || o->forward_creds || o->forward_token) {
+            return fail(err, "--forward-pending, --forward-creds and --forward-token need "
+                             "--forward");
+        }
+        return 0;
+    }
+    if (!forward_built()) {
+        return fail(err, "--forward: this downcase was built without NATS support (libnats was "
+                         "not found when it was built)");
+    }
+    const char *why;
+    if (natsurl_parse(o->forward, &o->forward_url, &why) < 0) {
+        return fail(err, "invalid value '%s' for --forward (%s)", o->forward, why);
+    }
+    if (o->forward_creds && o->forward_token) {
+        return fail(err, "--forward-creds and --forward-token: give one or the other");
+    }
+    if (o->forward_pending == 0) {
+        o->forward_pending = FORWARD_DEFAULT_PENDING;
+    }
+    if (o->state_path == NULL && (o->log_path == NULL || strcmp(o->log_path, "-") == 0)) {
+        return fail(err, "--forward needs --state=PATH (where the position JetStream "
+                         "acknowledged is kept across restarts) unless --log is a file");
+    }
+    return 0;
+}
+
 static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
 {
     if (o->role == CLI_ROLE_NONE) {
@@ -513,7 +555,11 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (e->nbinds == 0 && e->nconnects == 0) {
             e->connects[e->nconnects++] = "tcp://127.0.0.1:4444";
         }
-        if (o->log_path == NULL) {
+        int rc = check_forward(o, seen, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (o->log_path == NULL && o->forward == NULL) {
             o->log_path = "-";
         }
     }

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "http_conn.h"
 #include "logline.h"
+#include "natsurl.h"
 #include "probe.h"
 #include "wire.h"
 #include "zendpoint.h"
@@ -74,7 +75,15 @@ struct cli_options {
     /* sub: --state; NULL: LOG.state beside a file log, none with --log=- */
     const char *state_path;
 
-    /* sub */
+    /* sub: --forward=nats://HOST:PORT[,...]/SUBJECT (forward.h), parsed into forward_url; the
+     * messages awaiting acknowledgment at most; a credentials file or a token file. */
+    const char *forward;
+    struct natsurl forward_url;
+    size_t forward_pending;
+    const char *forward_creds;
+    const char *forward_token;
+
+    /* sub: NULL when --forward is given without --log (no log kept) */
     const char *log_path;
     enum logline_format log_format;
     size_t log_backlog; /* unwritten log bytes held while writes fail */

@@ -8,7 +8,13 @@
  * Stopping (SIGINT/SIGTERM): everything the socket already holds is received and written
  * (bounded by SUB_FINAL_DRAIN_NS), the socket and the status server close, and after the loop
  * the log is fsynced and closed. SIGHUP reopens the log by path, after writing what the old
- * file is owed. */
+ * file is owed.
+ *
+ * With --forward (forward.h) messages go to NATS JetStream first, and only what JetStream
+ * acknowledged is delivered: its log line is written then (with --log), and the saved state
+ * moves to it (resync's `committed`), so the log, the stream and the state agree after a crash.
+ * The forwarder opens after the log and before the SUB socket: a refusal that is certain at
+ * start (no stream, credentials refused) stops the sub before it takes any message. */
 #include "sub.h"
 
 #include <signal.h>
@@ -18,6 +24,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "forward.h"
 #include "logsink.h"
 #include "runtime.h"
 #include "subscriber.h"
@@ -34,30 +41,103 @@ struct sub {
     struct subscriber subscriber;
     struct substate state;
     char state_path[4096];
+    bool logging;    /* --log (always, without --forward) */
+    bool forwarding; /* --forward */
+    struct forward fwd;
 };
+
+/* The log took every line written so far: the state may say so. */
+static void save_state(struct sub *s)
+{
+    const struct logfile *f = &s->log.file;
+    if (!s->logging) {
+        substate_save(&s->state, &s->subscriber.resync, 0, 0, 0, "sub");
+    } else if (f->pending.len == 0 && !f->failing) {
+        substate_save(&s->state, &s->subscriber.resync, f->dev, f->ino, f->size, "sub");
+    }
+}
+
+/* The last sequence resync delivered for publisher id: where a gap just reported ends. */
+static uint64_t last_of(const struct resync *rs, const uint8_t id[WIRE_ID_LEN])
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        if (memcmp(rs->peers[i].id, id, WIRE_ID_LEN) == 0) {
+            return rs->peers[i].last;
+        }
+    }
+    return 0;
+}
 
 static void on_gap(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
                    const struct timespec *now)
 {
     struct sub *s = ctx;
-    logsink_gap(&s->log, id, lost, now);
+    if (s->forwarding) {
+        forward_gap(&s->fwd, id, lost, last_of(&s->subscriber.resync, id), now);
+    } else {
+        logsink_gap(&s->log, id, lost, now);
+    }
 }
 
 static void on_message(void *ctx, const struct wire_msg *m, const struct timespec *now)
 {
     struct sub *s = ctx;
-    logsink_message(&s->log, m, now);
+    if (s->forwarding) {
+        forward_message(&s->fwd, m, now);
+    } else {
+        logsink_message(&s->log, m, now);
+    }
 }
 
-/* Once the batch is in the log whole, the state says so (substate.h): never before. */
+/* Once the batch is in the log whole, the state says so (substate.h): never before. A
+ * forwarding sub does this when acknowledgments come (on_forward_batch_end). */
 static void on_batch_end(void *ctx)
 {
     struct sub *s = ctx;
-    logsink_flush(&s->log);
-    const struct logfile *f = &s->log.file;
-    if (f->pending.len == 0 && !f->failing) {
-        substate_save(&s->state, &s->subscriber.resync, f->dev, f->ino, f->size, "sub");
+    if (!s->forwarding) {
+        logsink_flush(&s->log);
+        save_state(s);
     }
+}
+
+static bool is_full(void *ctx)
+{
+    struct sub *s = ctx;
+    return s->forwarding && forward_full(&s->fwd);
+}
+
+/* JetStream acknowledged it (in order): now it is delivered. */
+static void on_committed(void *ctx, const struct forward_item *it)
+{
+    struct sub *s = ctx;
+    if (it->kind == FORWARD_GAP) {
+        if (s->logging) {
+            logsink_gap(&s->log, it->publisher, it->lost, &it->received);
+        }
+        resync_commit(&s->subscriber.resync, it->publisher, it->upto);
+        return;
+    }
+    if (s->logging) {
+        logsink_message(&s->log, &it->msg, &it->received);
+    }
+    if (it->msg.kind == WIRE_FRAMED) {
+        resync_commit(&s->subscriber.resync, it->msg.publisher, it->upto);
+    }
+}
+
+static void on_forward_batch_end(void *ctx)
+{
+    struct sub *s = ctx;
+    if (s->logging) {
+        logsink_flush(&s->log);
+    }
+    save_state(s);
+}
+
+static void on_room(void *ctx)
+{
+    struct sub *s = ctx;
+    subscriber_resume(&s->subscriber);
 }
 
 /* The state to keep: --state, else LOG.state beside a file log, else none. */
@@ -67,7 +147,7 @@ static const char *state_path(struct sub *s)
     if (o->state_path) {
         return o->state_path;
     }
-    if (strcmp(o->log_path, "-") == 0) {
+    if (o->log_path == NULL || strcmp(o->log_path, "-") == 0) {
         return NULL;
     }
     int n = snprintf(s->state_path, sizeof s->state_path, "%s.state", o->log_path);
@@ -80,7 +160,8 @@ static int reconcile(struct sub *s)
 {
     const struct substate *st = &s->state;
     struct logfile *f = &s->log.file;
-    if (!st->loaded || f->is_stdout || st->log_dev != f->dev || st->log_ino != f->ino) {
+    if (!s->logging || !st->loaded || f->is_stdout || st->log_dev != f->dev ||
+        st->log_ino != f->ino) {
         return 0;
     }
     if (f->size > st->log_size) {
@@ -127,15 +208,34 @@ static int open_parts(struct runtime *rt)
         .gap = on_gap,
         .message = on_message,
         .batch_end = on_batch_end,
+        .full = is_full,
         .ctx = s,
     };
+    const struct forward_config fwd = {
+        .url = &o->forward_url,
+        .pending = o->forward_pending,
+        .creds = o->forward_creds,
+        .token = o->forward_token,
+    };
+    const struct forward_sink fsink = {
+        .committed = on_committed,
+        .batch_end = on_forward_batch_end,
+        .room = on_room,
+        .ctx = s,
+    };
+    s->logging = o->log_path != NULL;
+    s->forwarding = o->forward != NULL;
     subscriber_init(&s->subscriber, &rt->loop, sink);
-    int rc = logsink_open(&s->log, &rt->loop, &log);
+    s->subscriber.resync.explicit_commit = s->forwarding;
+    int rc = s->logging ? logsink_open(&s->log, &rt->loop, &log) : 0;
     if (rc == 0) {
         rc = substate_open(&s->state, state_path(s), &s->subscriber.resync, "sub");
     }
     if (rc == 0) {
         rc = reconcile(s);
+    }
+    if (rc == 0 && s->forwarding) {
+        rc = forward_open(&s->fwd, &rt->loop, &fwd, fsink);
     }
     if (rc == 0) {
         rc = runtime_listen(rt);
@@ -143,7 +243,7 @@ static int open_parts(struct runtime *rt)
     if (rc == 0) {
         rc = subscriber_open(&s->subscriber, rt->zctx, &cfg);
     }
-    if (rc == 0) {
+    if (rc == 0 && s->logging) {
         diag("sub", "logging to %s (%s)", s->log.file.is_stdout ? "standard output" : o->log_path,
              s->log.format_name);
     }
@@ -155,6 +255,16 @@ static int open_parts(struct runtime *rt)
 static void drain(struct runtime *rt, int signum)
 {
     struct sub *s = rt->role;
+    if (s->forwarding) {
+        /* What waits in the socket would not be acknowledged before the stop: the next run
+         * fetches it. forward_close waits for the acknowledgments of what was sent. */
+        diag("sub",
+             "%s: stopping after %llu messages, %llu acknowledged by JetStream, %zu waiting for "
+             "an acknowledgment",
+             strsignal(signum), (unsigned long long)s->subscriber.received,
+             (unsigned long long)s->fwd.acked, forward_queued(&s->fwd));
+        return;
+    }
     unsigned total = 0;
     uint64_t deadline = uv_hrtime() + SUB_FINAL_DRAIN_NS;
     for (;;) {
@@ -179,6 +289,7 @@ static void close_parts(struct runtime *rt)
 {
     struct sub *s = rt->role;
     subscriber_close(&s->subscriber, runtime_closer(rt));
+    forward_close(&s->fwd, runtime_closer(rt));
     logsink_close(&s->log, runtime_closer(rt));
 }
 
@@ -186,6 +297,7 @@ static int finish(struct runtime *rt)
 {
     struct sub *s = rt->role;
     int rc = logsink_finish(&s->log);
+    forward_finish(&s->fwd);
     substate_close(&s->state);
     return rc;
 }
@@ -213,6 +325,39 @@ static void per_publisher(struct metrics *m, const struct resync *rs, const char
         wire_id_hex(rs->peers[i].id, id);
         memcpy(&v, (const char *)&rs->peers[i] + field, sizeof v);
         metrics_sample(m, name, "publisher", id, 2 * WIRE_ID_LEN, v);
+    }
+}
+
+static void render_forward(const struct sub *s, struct metrics *m)
+{
+    const struct forward *f = &s->fwd;
+    const struct metrics_row rows[] = {
+        {"downcase_forward_acked_total", "counter",
+         "Messages (and gap records) JetStream acknowledged: delivered.", f->acked},
+        {"downcase_forward_pending", "gauge",
+         "Messages handed to the forwarder and not yet acknowledged by JetStream.",
+         forward_queued(f)},
+        {"downcase_forward_sent_total", "counter",
+         "Publish attempts to JetStream, first sends and resends.", f->sent},
+        {"downcase_forward_resent_total", "counter",
+         "Publish attempts after the first for their message (after a failure or reconnection).",
+         f->resent},
+        {"downcase_forward_duplicates_total", "counter",
+         "Acknowledgments that said JetStream already had the message (its Nats-Msg-Id).",
+         f->duplicates},
+        {"downcase_forward_connected", "gauge", "1 while connected to a NATS server.",
+         f->connected},
+        {"downcase_forward_holds_total", "counter",
+         "Times the sub stopped receiving because --forward-pending messages awaited "
+         "acknowledgment.",
+         s->subscriber.holds},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    metrics_family(m, "downcase_forward_errors_total", "counter",
+                   "Failed deliveries to JetStream by reason; each message is sent again.");
+    for (int i = 0; i < FORWARD_NREASONS; i++) {
+        const char *r = forward_reason_names[i];
+        metrics_sample(m, "downcase_forward_errors_total", "reason", r, strlen(r), f->errors[i]);
     }
 }
 
@@ -264,6 +409,9 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          s->state.save_errors},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    if (s->forwarding) {
+        render_forward(s, m);
+    }
     per_publisher(m, rs, "downcase_publisher_lost_messages_total",
                   "Framed messages in gap lines, by publisher id.",
                   offsetof(struct resync_peer, lost));

@@ -76,10 +76,15 @@ static void protocol_error(void *ctx, const uint8_t id[WIRE_ID_LEN], const char 
 
 /* ---- receiving ------------------------------------------------------------------------------ */
 
+static bool sink_full(struct subscriber *s)
+{
+    return s->sink.full != NULL && s->sink.full(s->sink.ctx);
+}
+
 unsigned subscriber_drain(struct subscriber *s, unsigned budget)
 {
     unsigned done = 0;
-    while (done < budget && s->frames_ready) {
+    while (done < budget && s->frames_ready && !sink_full(s)) {
         int n = zsock_recv(&s->sock, s->frames, SUBSCRIBER_MAX_FRAMES);
         if (n == 0) {
             break;
@@ -133,11 +138,34 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
     return done;
 }
 
+/* While the sink is full nothing is received: the watch stops wanting POLLIN, so the loop
+ * sleeps instead of coming back to a socket whose messages it will not take (zwatch.h), and
+ * the messages wait in ZeroMQ. Past the high-water mark the publisher drops them for this
+ * subscriber alone; resync fetches them once receiving resumes. */
 static void on_readable(struct zsock *z)
 {
     struct subscriber *s = z->data;
+    if (sink_full(s)) {
+        if (!s->held) {
+            s->held = true;
+            s->holds++;
+            s->sock.watch.want = 0;
+        }
+        return;
+    }
     subscriber_drain(s, SUBSCRIBER_BUDGET);
     s->sink.batch_end(s->sink.ctx);
+}
+
+void subscriber_resume(struct subscriber *s)
+{
+    if (!s->held || !s->frames_ready || sink_full(s)) {
+        return;
+    }
+    s->held = false;
+    s->sock.watch.want = ZMQ_POLLIN;
+    /* The fd's edge may be gone: receive now, the watch's prepare phase sees what remains. */
+    on_readable(&s->sock);
 }
 
 static void on_tick(uv_timer_t *t)

@@ -51,6 +51,9 @@ struct subscriber_sink {
     void (*message)(void *ctx, const struct wire_msg *m, const struct timespec *now);
     /* A batch of messages ended (the loop is about to do something else). */
     void (*batch_end)(void *ctx);
+    /* NULL, or whether the sink can take no more now (a forwarding sub waiting for
+     * acknowledgments, forward.h): then nothing is received until subscriber_resume. */
+    bool (*full)(void *ctx);
     void *ctx;
 };
 
@@ -72,6 +75,8 @@ struct subscriber {
     uint64_t requests;   /* replay requests sent */
     uint64_t not_for_us; /* replay answers addressed to another subscriber */
     bool warned_layout;
+    bool held;      /* not receiving: the sink was full */
+    uint64_t holds; /* times receiving stopped for a full sink */
     struct diag_limit malformed_limit;
     struct diag_limit gap_limit;
     struct diag_limit protocol_limit;
@@ -87,6 +92,8 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
 /* Receives and hands on up to `budget` messages (without batch_end). Returns how many were
  * received. */
 unsigned subscriber_drain(struct subscriber *s, unsigned budget);
+/* The sink has room again: receive what waits (after a hold). */
+void subscriber_resume(struct subscriber *s);
 /* Stops receiving, closes the monitor and the socket; `closed` runs afterwards (closer.h). */
 void subscriber_close(struct subscriber *s, struct closer closed);
 /* Frees what is left once closed (the publishers' table, kept for the final report). */
