@@ -23,7 +23,9 @@ const char *const forward_reason_names[FORWARD_NREASONS] = {
     [FORWARD_REFUSED] = "refused",
 };
 
-#ifndef DOWNCASE_HAVE_NATS
+/* Without libnats (or compiled with DOWNCASE_FORWARD_STUB, as tests/test_forward_none.c is, to
+ * check that build's behaviour in this one): --forward is refused. */
+#if !defined(DOWNCASE_HAVE_NATS) || defined(DOWNCASE_FORWARD_STUB)
 
 bool forward_built(void)
 {
