@@ -2,8 +2,10 @@
 # needs, or says exactly how to. Source it; call need_packages PKG...
 
 # What building downcase needs (Debian 12 / Ubuntu names); scdoc makes the man page (optional
-# to meson: without it the page is not built).
-BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev scdoc"
+# to meson: without it the page is not built). libnats-dev (3.4.1): the NATS C client behind the
+# sub's --forward into JetStream, driven by our libuv loop (optional to meson: without it
+# --forward says it was not built in).
+BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-dev node-llhttp libutf8proc-dev scdoc libnats-dev"
 # What the test suites need on top: Debian's Python with pyzmq and h11 (the tests' ZeroMQ peer
 # and strict HTTP client), valgrind, curl, tzdata (a local-time log test); prometheus for
 # promtool, the standard validator of /metrics; the 'ops' suite's logrotate, systemd
@@ -11,7 +13,9 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # and groff-base (the man page renders without warnings).
 # procps: /bin/kill, which the sub's unit runs to reload (systemd-analyze verify checks it
 # exists), and sysctl for the network suite; minimal images lack it.
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base procps"
+# nats-server (2.9.10, JetStream): the real server test_forward and the network suite's
+# three-node cluster start, to forward into and read back from.
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base procps nats-server"
 # The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
 # netavark + aardvark-dns + iptables (container networks, names, published ports: only
 # recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the
