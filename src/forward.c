@@ -407,6 +407,13 @@ static void pump(struct forward_impl *x)
     if (!x->f->connected || x->retry_pending || x->closing) {
         return;
     }
+    /* libnats sees a lost connection in our loop (a read or write fails) before its callback
+     * tells us: from then on a publish would wait in its reconnect buffer and be sent after
+     * the reconnection, ahead of what the lost connection dropped. Wait for the reconnection
+     * and the resend instead. */
+    if (natsConnection_Status(x->nc) != NATS_CONN_STATUS_CONNECTED) {
+        return;
+    }
     while (x->next < x->n) {
         if (x->probing && x->inflight > 0) {
             return;
@@ -626,8 +633,12 @@ void forward_message(struct forward *f, const struct wire_msg *m, const struct t
         diag("sub", "forward: out of memory queueing a message");
         return;
     }
-    memcpy(data, m->topic, m->topic_len);
-    memcpy(data + m->topic_len, m->text, m->text_len);
+    if (m->topic_len > 0) {
+        memcpy(data, m->topic, m->topic_len);
+    }
+    if (m->text_len > 0) {
+        memcpy(data + m->topic_len, m->text, m->text_len);
+    }
     e->data = data;
     e->item.kind = FORWARD_MESSAGE;
     e->item.msg = *m;
@@ -930,10 +941,15 @@ int forward_open(struct forward *f, uv_loop_t *loop, const struct forward_config
         goto out;
     }
     natsStatus s = common_options(x, cfg, &x->opts, token);
-    /* Reconnect for ever, every 2 s at most; hold nothing while disconnected (forward resends
-     * what was not acknowledged itself, in order). */
+    /* Reconnect for ever, every second; hold nothing while disconnected: a publish made while
+     * libnats reconnects (another of its threads can find the connection dead) fails at once
+     * instead of waiting in its reconnect buffer, to be sent after the reconnection ahead of
+     * what the lost connection dropped. forward resends what was not acknowledged, in order. */
     if (s == NATS_OK) {
         s = natsOptions_SetMaxReconnect(x->opts, -1);
+    }
+    if (s == NATS_OK) {
+        s = natsOptions_SetReconnectBufSize(x->opts, 0);
     }
     if (s == NATS_OK) {
         s = natsOptions_SetReconnectWait(x->opts, 1000);
