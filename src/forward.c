@@ -257,8 +257,8 @@ static void failure(struct forward_impl *x, enum forward_reason why, const char 
     x->reported |= 1u << why;
     static const char *const what[FORWARD_NREASONS] = {
         [FORWARD_DISCONNECTED] = "connection lost",
-        [FORWARD_NO_STREAM] = "no stream takes the subject (or JetStream is unavailable)",
-        [FORWARD_STREAM_FULL] = "the stream refused to store (at its limits)",
+        [FORWARD_NO_STREAM] = "no stream takes the subject, or JetStream is unavailable",
+        [FORWARD_STREAM_FULL] = "the stream refused to store: it is at its limits",
         [FORWARD_TIMEOUT] = "no acknowledgment in time",
         [FORWARD_AUTH] = "authorization refused",
         [FORWARD_REFUSED] = "refused",

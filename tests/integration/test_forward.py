@@ -361,9 +361,9 @@ class ForwardTest(harness.ProcessTest):
         mhost, mport = harness.http_address(sub)
         self.warm_up([pub], nats.url)
         publish(pub, "full", 60)
-        sub.wait_line(r"forward: nats://127\.0\.0\.1:\d+: the stream refused to store \(at its "
-                      r"limits\) \(maximum messages exceeded\); messages wait and are sent again",
-                      20)
+        sub.wait_line(r"forward: nats://127\.0\.0\.1:\d+: the stream refused to store: it is at "
+                      r"its limits \(maximum messages exceeded\); messages wait and are sent "
+                      r"again", 20)
         m = wait_for(lambda: (lambda m: m if m["downcase_forward_pending"] > 0 else None)(
             harness.metrics(mhost, mport)), 10, "pending messages")
         self.assertGreater(m['downcase_forward_errors_total{reason="stream_full"}'], 0)
