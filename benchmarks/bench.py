@@ -19,6 +19,10 @@ Sections:
   memory   RSS of an idle pub and with many idle keep-alive connections
   cost     callgrind instructions per request and the top functions
   startup  exec to first answered request
+  forward  messages/s a sub forwards into NATS JetStream (--forward) while zflood floods it,
+           next to jspub (the plainest libnats JetStream async publisher), same nats-server
+           and body; and wrk's req/s at a pub whose sub forwards, next to one whose sub logs
+           to a file
 """
 
 import argparse
@@ -742,6 +746,170 @@ SECTIONS = {"http": section_http, "flood": section_flood, "memory": section_memo
             "cost": section_cost, "startup": section_startup}
 
 
+# --- forward: into NATS JetStream ------------------------------------------------------------
+# Added for --forward (src/forward.h); section_forward and its helpers only.
+
+def start_nats(ctx, tmp):
+    """nats-server -js on 127.0.0.1 (a port of its choosing, read from its ports file), pinned
+    to the load generator's core, with a stream LOGS on subject logs.bench; returns (proc,
+    url)."""
+    p = ctx.procs.start(pinned(CLIENT_CPU, [
+        ctx.nats_server, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", os.path.join(tmp, "js"),
+        "--ports_file_dir", tmp]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not [f for f in os.listdir(tmp) if f.endswith(".ports")]:
+        if time.monotonic() > deadline or p.poll() is not None:
+            raise RuntimeError("nats-server did not start")
+        time.sleep(0.05)
+    ports = [f for f in os.listdir(tmp) if f.endswith(".ports")][0]
+    with open(os.path.join(tmp, ports)) as f:
+        url = json.load(f)["nats"][0]
+    r = subprocess.run([ctx.jsctl, url, "add", "LOGS", "logs.bench", "1"], capture_output=True,
+                       text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("jsctl add: " + r.stderr.strip())
+    return p, url
+
+
+def stream_messages(ctx, url):
+    r = subprocess.run([ctx.jsctl, url, "info", "LOGS"], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("jsctl info: " + r.stderr.strip())
+    return int(r.stdout.split()[0].partition("=")[2])
+
+
+def sub_metric(port, name):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def forward_flood(ctx, n, tmp):
+    """zflood -> downcase sub --forward -> nats-server: messages acknowledged per second, from
+    zflood's start to the n-th acknowledgment (polled from /metrics every 20 ms)."""
+    nats, url = start_nats(ctx, tmp)
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    mport = free_port()
+    sub = ctx.procs.start(pinned(SERVER_CPU, [
+        ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
+        "--forward=%s/logs.bench" % url, "--state=" + os.path.join(tmp, "st"),
+        "--metrics=127.0.0.1:%d" % mport]), stderr=subprocess.DEVNULL)
+    wait_http(mport, path="/healthz")
+    t0 = time.monotonic()
+    fl = subprocess.run(pinned(CLIENT_CPU, [ctx.zflood, ep, str(n)]), capture_output=True,
+                        text=True, timeout=300)
+    if fl.returncode != 0:
+        raise RuntimeError("zflood: " + fl.stderr.strip())
+    deadline = time.monotonic() + 300
+    while sub_metric(mport, "downcase_forward_acked_total") < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the sub forwarded %d of %d" % (
+                sub_metric(mport, "downcase_forward_acked_total"), n))
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    stored = stream_messages(ctx, url)
+    if ctx.procs.stop(sub) != 0:
+        raise RuntimeError("the forwarding sub did not exit 0")
+    ctx.procs.stop(nats)
+    if stored != n:
+        raise RuntimeError("the stream holds %d messages of %d" % (stored, n))
+    return n / took
+
+
+def forward_jspub(ctx, n, tmp):
+    nats, url = start_nats(ctx, tmp)
+    r = subprocess.run(pinned(SERVER_CPU, [ctx.jspub, url, "logs.bench", str(n), "4096"]),
+                       capture_output=True, text=True, timeout=300)
+    stored = stream_messages(ctx, url)
+    ctx.procs.stop(nats)
+    if r.returncode != 0:
+        raise RuntimeError("jspub: " + r.stderr.strip())
+    if stored != n:
+        raise RuntimeError("jspub: the stream holds %d messages of %d" % (stored, n))
+    return float(re.search(r"([\d.]+) msg/s", r.stdout).group(1))
+
+
+def forward_http(ctx, kind, tmp):
+    """wrk (50 connections) at a framed pub whose sub (same core) logs to a file or forwards to
+    nats-server (on wrk's core in both runs, idle in the file run); returns wrk's figures."""
+    nats, url = start_nats(ctx, tmp)
+    port, ep = free_port(), "tcp://127.0.0.1:%d" % free_port()
+    mport = free_port()
+    pub = ctx.procs.start(pinned(SERVER_CPU, [
+        ctx.downcase, "--role=pub", "--wire=framed", "--listen=127.0.0.1:%d" % port,
+        "--bind=" + ep]), stderr=subprocess.DEVNULL)
+    out = ["--log=" + os.path.join(tmp, "sub.log")] if kind == "file" else [
+        "--forward=%s/logs.bench" % url, "--state=" + os.path.join(tmp, "st")]
+    sub = ctx.procs.start(pinned(SERVER_CPU, [
+        ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
+        "--metrics=127.0.0.1:%d" % mport] + out), stderr=subprocess.DEVNULL)
+    wait_http(port)
+    wait_http(mport, path="/healthz")
+    deadline = time.monotonic() + 10
+    while sub_metric(mport, "downcase_received_messages_total") == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the sub received nothing in 10 s")
+        get(port, WARM_PATH)
+        time.sleep(0.05)
+    res = run_wrk(port, 50, ctx.secs)
+    ctx.procs.stop(pub)
+    ctx.procs.stop(sub)
+    ctx.procs.stop(nats)
+    return res
+
+
+def section_forward(ctx):
+    for path in (ctx.jspub, ctx.jsctl, ctx.nats_server):
+        if not os.path.exists(path):
+            print("\n## Forwarding into NATS JetStream: not measured (%s missing: libnats-dev "
+                  "and nats-server are needed)" % path)
+            return
+    n = ctx.flood_count // 5
+    rows = {"downcase sub --forward": [], "jspub": []}
+    http = {"file": [], "forward": []}
+    for rnd in range(ctx.rounds):
+        for kind in rows:
+            with tempfile.TemporaryDirectory(prefix="bench-forward-") as tmp:
+                rate = (forward_flood if kind.startswith("downcase") else forward_jspub)(
+                    ctx, n, tmp)
+            rows[kind].append(rate)
+            log("round %d %-24s %9.0f msg/s" % (rnd + 1, kind, rate))
+        for kind in http:
+            with tempfile.TemporaryDirectory(prefix="bench-forward-") as tmp:
+                res = forward_http(ctx, kind, tmp)
+            http[kind].append(res["rps"])
+            log("round %d pub req/s, sub %-8s %9.0f (non-2xx %d)" % (
+                rnd + 1, kind, res["rps"], res["non2xx"]))
+    ratio_js = statistics.median(a / b for a, b in zip(rows["downcase sub --forward"],
+                                                         rows["jspub"]))
+    ratio_http = statistics.median(a / b for a, b in zip(http["forward"], http["file"]))
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print("\n## Forwarding into NATS JetStream: %d messages, nats-server %s on core %s, "
+          "publisher on core %s, median of %d\n" % (n, "2.9.10 (file storage, R1)", CLIENT_CPU,
+                                                   SERVER_CPU, ctx.rounds))
+    print("| publisher | messages/s acknowledged | vs jspub |")
+    print("|---|---:|---:|")
+    for k, v in med.items():
+        print("| %s | %.0f | %.0f %% |" % (k, v, 100 * v / med["jspub"]))
+    print("\nMedian of the per-round ratios: the forwarding sub at %.0f %% of jspub "
+          "(zflood feeding it on core %s)." % (100 * ratio_js, CLIENT_CPU))
+    print("\n| pub's sub | req/s (wrk, 50 connections) |")
+    print("|---|---:|")
+    for k, v in http.items():
+        print("| %s | %.0f |" % ("logs to a file" if k == "file" else "forwards to JetStream",
+                                 statistics.median(v)))
+    print("\nMedian of the per-round ratios: req/s with a forwarding sub at %.0f %% of that "
+          "with a file-logging one." % (100 * ratio_http))
+    ctx.results["forward"] = dict(med, forward_vs_jspub=ratio_js, http_file=http["file"],
+                                  http_forward=http["forward"], http_ratio=ratio_http)
+
+
+SECTIONS["forward"] = section_forward
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -767,6 +935,9 @@ def main():
     ctx.zflood = os.path.join(args.build, "benchmarks", "zflood")
     ctx.zsink = os.path.join(args.build, "benchmarks", "zsink")
     ctx.hclient = os.path.join(args.build, "benchmarks", "hclient")
+    ctx.jspub = os.path.join(args.build, "benchmarks", "jspub")
+    ctx.jsctl = os.path.join(args.build, "tests", "jsctl")
+    ctx.nats_server = shutil.which("nats-server") or "/usr/sbin/nats-server"
     ctx.node_dir = args.node_dir
     ctx.node_zmq = args.node_zmq == "yes"
     ctx.sub_cpu = args.sub_cpu

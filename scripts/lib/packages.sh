@@ -29,8 +29,9 @@ FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
 # (nftables), delay through NFQUEUE (iptables), the HTTP load balancer of the scale-out test.
 NETWORK_PACKAGES="iproute2 nftables iptables nginx-light"
 # What scripts/bench needs on top (not scripts/test): load generator, the nginx peer, CPU
-# pinning (util-linux), callgrind. Node.js and npm are handled by scripts/bench itself.
-BENCH_PACKAGES="python3 wrk nginx util-linux valgrind"
+# pinning (util-linux), callgrind, and the JetStream server the forward section measures
+# against (nats-server). Node.js and npm are handled by scripts/bench itself.
+BENCH_PACKAGES="python3 wrk nginx util-linux valgrind nats-server"
 
 need_packages() {
     local missing=()

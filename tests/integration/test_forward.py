@@ -13,8 +13,8 @@ import glob
 import json
 import os
 import random
+import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -206,7 +206,13 @@ class ForwardTest(harness.ProcessTest):
         self.assertEqual([(e["publisher"], e["seq"]) for e in logged],
                          [(m["headers"]["Downcase-Publisher"],
                            int(m["headers"]["Downcase-Sequence"])) for m in messages])
-        m = harness.metrics(mhost, mport)
+        text = harness.metrics_text(mhost, mport)
+        promtool = shutil.which("promtool")
+        self.assertIsNotNone(promtool, "promtool is missing (Debian package prometheus)")
+        p = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=30)
+        self.assertEqual((p.returncode, p.stdout + p.stderr), (0, b""), "promtool findings")
+        m = harness.parse_metrics(text)
         self.assertEqual(m["downcase_forward_acked_total"], len(messages))
         self.assertEqual(m["downcase_forward_pending"], 0)
         self.assertEqual(m["downcase_forward_connected"], 1)
