@@ -100,6 +100,11 @@ def stream_count(url):
     return int(out.split()[0].partition("=")[2])
 
 
+def after_text(msgs):
+    """The first 'after-gap-N' probe in the stream."""
+    return next(text_of(m["data"]) for m in msgs if m["data"].startswith("lower case of after"))
+
+
 def text_of(message):
     """The text a client sent, from 'lower case of TEXT is text'."""
     return message.rpartition(" is ")[0][len("lower case of "):]
@@ -236,7 +241,59 @@ class ForwardTest(harness.ProcessTest):
             self.assertNotIn("Downcase-Publisher", m["headers"])
         self.assertEqual(len({m["headers"]["Nats-Msg-Id"] for m in messages}), len(messages))
 
+    def test_a_gap_is_forwarded_as_a_record_of_its_size(self):
+        nats = self.nats()
+        pub = self.start(harness.Pub, "--wire=framed", "--retain=0")
+        st = self.tmp.file("st")
+        sub = self.sub(nats, "--state=" + st, connect=pub.endpoint)
+        self.warm_up([pub], nats.url)
+        self.assertEqual(sub.stop(), 0)
+        publish(pub, "unseen", 50)  # no retention: these cannot be fetched
+        self.sub(nats, "--state=" + st, connect=pub.endpoint)
+        deadline = time.monotonic() + 20 * SLOW
+        i = 0
+        while True:
+            i += 1
+            self.assertEqual(pub.get("after-gap-%d" % i)[0], 200)
+            msgs = stream_messages(nats.url)
+            if any(m["data"].startswith("lower case of after-gap") for m in msgs):
+                break
+            self.assertLess(time.monotonic(), deadline, "nothing after the gap")
+            time.sleep(0.1)
+        gaps = [m for m in msgs if "Downcase-Lost" in m["headers"]]
+        self.assertEqual(len(gaps), 1, msgs)
+        h = gaps[0]["headers"]
+        self.assertEqual(gaps[0]["data"], "")
+        # The 50, and the probes published before the restarted sub's subscription arrived.
+        first = int(after_text(msgs).rpartition("-")[2])
+        self.assertEqual(int(h["Downcase-Lost"]), 50 + first - 1)
+        self.assertEqual(h["Nats-Msg-Id"],
+                         "%s-gap-%s" % (h["Downcase-Publisher"], h["Downcase-Sequence"]))
+        before = [m for m in msgs if m["seq"] < gaps[0]["seq"] and "Downcase-Sequence" in
+                  m["headers"] and m is not gaps[0]]
+        after = [m for m in msgs if m["data"].startswith("lower case of after-gap")]
+        # The gap ends where the next message begins, and starts after the last one before it.
+        self.assertEqual(int(h["Downcase-Sequence"]) + 1,
+                         int(after[0]["headers"]["Downcase-Sequence"]))
+        self.assertEqual(int(before[-1]["headers"]["Downcase-Sequence"]) + 50 + first - 1,
+                         int(h["Downcase-Sequence"]))
+
     # ---- crashes and outages ----------------------------------------------------------------
+
+    def test_server_unreachable_at_start_is_reported_and_tried_again(self):
+        nats = self.nats()
+        nats.stop()  # the stream is kept in its store; the port is the one it had
+        pub = self.start(harness.Pub, "--wire=framed")
+        sub = self.sub(nats, "--state=" + self.tmp.file("st"), connect=pub.endpoint)
+        sub.wait_line(r"forward: nats://127\.0\.0\.1:%d: cannot connect now \(.*\); starting "
+                      r"anyway, messages wait" % nats.port)
+        self.assertIn("(not connected yet)", sub.stderr_text())
+        nats.start()
+        sub.wait_line(r"forward: connected to NATS", 20)
+        self.warm_up([pub], nats.url)
+        answered = publish(pub, "late", 100)
+        self.final_marker(pub, nats.url, "late-end")
+        self.assert_exactly_once(stream_messages(nats.url), answered)
 
     def test_sub_killed_at_random_moments_under_load_still_exactly_once(self):
         seed = int(os.environ.get("DOWNCASE_TEST_SEED", random.randrange(1 << 30)))
