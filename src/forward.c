@@ -778,6 +778,22 @@ out:
     return rc;
 }
 
+/* libnats' last error without the "(file.c:123): " it starts with. */
+static const char *last_error(void)
+{
+    const char *e = nats_GetLastError(NULL);
+    if (e == NULL) {
+        return "no detail";
+    }
+    if (e[0] == '(') {
+        const char *end = strstr(e, "): ");
+        if (end != NULL) {
+            return end + 3;
+        }
+    }
+    return e;
+}
+
 /* The options both connections share: servers, credentials, TLS. */
 static natsStatus common_options(struct forward_impl *x, const struct forward_config *cfg,
                                  natsOptions **out, const char *token)
@@ -830,26 +846,25 @@ static int check_at_start(struct forward_impl *x, const struct forward_config *c
         s = natsOptions_SetAllowReconnect(o, false);
     }
     if (s != NATS_OK) {
-        diag("sub", "forward: %s: cannot set up the connection: %s", x->servers,
-             nats_GetLastError(NULL));
+        diag("sub", "forward: %s: cannot set up the connection: %s", x->servers, last_error());
         rc = -EINVAL;
         goto out;
     }
     s = natsConnection_Connect(&nc, o);
     if (s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED) {
         diag("sub", "forward: %s: authorization refused by the server (%s)", x->servers,
-             nats_GetLastError(NULL));
+             last_error());
         rc = -EACCES;
         goto out;
     }
     if (s == NATS_SSL_ERROR) {
-        diag("sub", "forward: %s: TLS handshake failed (%s)", x->servers, nats_GetLastError(NULL));
+        diag("sub", "forward: %s: TLS handshake failed (%s)", x->servers, last_error());
         rc = -EPROTO;
         goto out;
     }
     if (s != NATS_OK) {
         diag("sub", "forward: %s: cannot connect now (%s); starting anyway, messages wait",
-             x->servers, nats_GetLastError(NULL));
+             x->servers, last_error());
         goto out;
     }
     char q[NATSURL_SUBJECT_LEN + 32];
@@ -973,7 +988,7 @@ int forward_open(struct forward *f, uv_loop_t *loop, const struct forward_config
         s = natsloop_options(&x->nl, x->opts);
     }
     if (s != NATS_OK) {
-        diag("sub", "forward: cannot set up the NATS connection: %s", nats_GetLastError(NULL));
+        diag("sub", "forward: cannot set up the NATS connection: %s", last_error());
         rc = -EINVAL;
         goto out;
     }
@@ -981,7 +996,7 @@ int forward_open(struct forward *f, uv_loop_t *loop, const struct forward_config
     if (s == NATS_OK) {
         f->connected = true;
     } else if (s != NATS_NOT_YET_CONNECTED) {
-        diag("sub", "forward: %s: %s", x->servers, nats_GetLastError(NULL));
+        diag("sub", "forward: %s: %s", x->servers, last_error());
         rc = -ECONNREFUSED;
         goto out;
     }

@@ -6,8 +6,9 @@
  *   jsctl SERVERS info STREAM     one line: messages=N first=F last=L leader=NAME
  *   jsctl SERVERS dump STREAM     every message as a JSON line: seq, subject, headers, data
  *
- * SERVERS is nats://HOST:PORT[,nats://HOST:PORT...]; NATS_TOKEN in the environment, if set, is
- * the token to connect with. Exit 0, or 1 with one line on stderr. */
+ * SERVERS is nats://HOST:PORT[,nats://HOST:PORT...] (tls://... for TLS, trusting what OpenSSL
+ * trusts, e.g. SSL_CERT_FILE); NATS_TOKEN in the environment, if set, is the token to connect
+ * with. Exit 0, or 1 with one line on stderr. */
 #include <inttypes.h>
 #include <nats/nats.h>
 #include <stdio.h>
@@ -142,6 +143,9 @@ int main(int argc, char **argv)
     natsStatus s = natsOptions_Create(&o);
     if (s == NATS_OK) {
         s = natsOptions_SetServers(o, servers, n);
+    }
+    if (s == NATS_OK && strncmp(argv[1], "tls://", 6) == 0) {
+        s = natsOptions_SetSecure(o, true); /* trusts what OpenSSL does: SSL_CERT_FILE */
     }
     if (s == NATS_OK && getenv("NATS_TOKEN")) {
         s = natsOptions_SetToken(o, getenv("NATS_TOKEN"));

@@ -14,8 +14,9 @@ BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libzmq3-dev libuv1-de
 # procps: /bin/kill, which the sub's unit runs to reload (systemd-analyze verify checks it
 # exists), and sysctl for the network suite; minimal images lack it.
 # nats-server (2.9.10, JetStream): the real server test_forward and the network suite's
-# three-node cluster start, to forward into and read back from.
-TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base procps nats-server"
+# three-node cluster start, to forward into and read back from; openssl makes the certificate
+# of its TLS test.
+TEST_PACKAGES="python3 python3-zmq python3-h11 valgrind curl tzdata prometheus logrotate systemd strace groff-base procps nats-server openssl"
 # The container suite (tests/container): podman with runc (crun fails on cgroup-hybrid hosts),
 # netavark + aardvark-dns + iptables (container networks, names, published ports: only
 # recommended, so --no-install-recommends would leave them out), buildah, debootstrap and the

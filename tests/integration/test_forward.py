@@ -416,6 +416,37 @@ class ForwardTest(harness.ProcessTest):
             self.assertLess(time.monotonic(), deadline, "nothing forwarded with the token")
             time.sleep(0.1)
 
+    def test_tls_with_a_trusted_certificate_and_refused_without(self):
+        d = self.tmp.file("tls")
+        os.makedirs(d)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                            cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                            "subjectAltName=IP:127.0.0.1"], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        nats = self.nats("--tls", "--tlscert", cert, "--tlskey", key, stream=False)
+        nats.url = nats.url.replace("nats://", "tls://")
+        trusted = {"SSL_CERT_FILE": cert}
+        env = dict(os.environ, **trusted)
+        r = subprocess.run([JSCTL, nats.url, "add", STREAM, SUBJECT, "1"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.refused_start(nats, expect=(r"forward: tls://127\.0\.0\.1:\d+: TLS handshake "
+                                         r"failed \(SSL handshake error: .*self-signed"))
+        pub = self.start(harness.Pub, "--wire=framed")
+        self.start(ForwardingSub, nats.url, "--state=" + self.tmp.file("st2"),
+                   connect=pub.endpoint, env=trusted)
+        deadline = time.monotonic() + 20 * SLOW
+        while True:
+            self.assertEqual(pub.get("over-tls")[0], 200)
+            r = subprocess.run([JSCTL, nats.url, "dump", STREAM], env=env, capture_output=True,
+                               text=True, timeout=60)
+            if "lower case of over-tls is over-tls" in r.stdout:
+                break
+            self.assertLess(time.monotonic(), deadline, "nothing forwarded over TLS")
+            time.sleep(0.1)
+
     def test_stream_at_its_limits_is_reported_counted_and_nothing_is_dropped(self):
         nats = self.nats(max_msgs=20)
         pub = self.start(harness.Pub, "--wire=framed")
