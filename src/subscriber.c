@@ -141,7 +141,12 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
 /* While the sink is full nothing is received: the watch stops wanting POLLIN, so the loop
  * sleeps instead of coming back to a socket whose messages it will not take (zwatch.h), and
  * the messages wait in ZeroMQ. Past the high-water mark the publisher drops them for this
- * subscriber alone; resync fetches them once receiving resumes. */
+ * subscriber alone. resync sees such a jump when a later message arrives; but the dropped
+ * ones may be the last the publisher sent for a while, and nothing later would reveal them.
+ * So once receiving has resumed and the queue is drained, every publisher is asked what
+ * follows the last message had (a probe, resync.h): what was dropped is fetched, and a
+ * publisher that dropped nothing answers with its status alone. Asking before the queue is
+ * drained would fetch again what still waits in it. */
 static void on_readable(struct zsock *z)
 {
     struct subscriber *s = z->data;
@@ -153,7 +158,11 @@ static void on_readable(struct zsock *z)
         }
         return;
     }
-    subscriber_drain(s, SUBSCRIBER_BUDGET);
+    unsigned got = subscriber_drain(s, SUBSCRIBER_BUDGET);
+    if (s->probe_due && got < SUBSCRIBER_BUDGET && !sink_full(s)) {
+        s->probe_due = false;
+        resync_connected(&s->resync, uv_now(s->loop));
+    }
     s->sink.batch_end(s->sink.ctx);
 }
 
@@ -163,6 +172,7 @@ void subscriber_resume(struct subscriber *s)
         return;
     }
     s->held = false;
+    s->probe_due = true;
     s->sock.watch.want = ZMQ_POLLIN;
     /* The fd's edge may be gone: receive now, the watch's prepare phase sees what remains. */
     on_readable(&s->sock);

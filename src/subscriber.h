@@ -76,6 +76,7 @@ struct subscriber {
     uint64_t not_for_us; /* replay answers addressed to another subscriber */
     bool warned_layout;
     bool held;      /* not receiving: the sink was full */
+    bool probe_due; /* held since the last probe: ask once the queue is drained */
     uint64_t holds; /* times receiving stopped for a full sink */
     struct diag_limit malformed_limit;
     struct diag_limit gap_limit;
