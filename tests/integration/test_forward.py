@@ -407,6 +407,13 @@ class ForwardTest(harness.ProcessTest):
             r"--forward-token \S+: a secret file accessible to group or others \(mode 0644\); "
             r"chmod 600 it"))
         os.chmod(right, 0o600)
+        creds = self.tmp.file("user.creds")
+        with open(creds, "w") as f:
+            f.write("-----BEGIN NATS USER JWT-----\n")
+        os.chmod(creds, 0o640)
+        self.refused_start(nats, "--forward-creds=" + creds, expect=(
+            r"--forward-creds \S+: a secret file accessible to group or others \(mode 0640\); "
+            r"chmod 600 it"))
         pub = self.start(harness.Pub, "--wire=framed")
         self.sub(nats, "--state=" + self.tmp.file("st2"), "--forward-token=" + right,
                  connect=pub.endpoint)
