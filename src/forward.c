@@ -125,6 +125,7 @@ struct forward_impl {
     int open_handles;
     /* Shared with libnats' threads, under mu. */
     uv_mutex_t mu;
+    bool mu_ready;
     struct result *results;
     size_t nresults;
     size_t capresults;
@@ -943,6 +944,7 @@ int forward_open(struct forward *f, uv_loop_t *loop, const struct forward_config
         diag("sub", "forward: uv_mutex_init: %s", uv_strerror(rc));
         goto out;
     }
+    x->mu_ready = true;
     uv_async_init(loop, &x->wake, on_wake);
     uv_timer_init(loop, &x->timer);
     x->wake.data = x->timer.data = x;
@@ -1097,16 +1099,26 @@ void forward_finish(struct forward *f)
         free(at(x, i)->data);
     }
     free(x->ring);
-    uv_mutex_lock(&x->mu);
+    /* What libnats' threads handed over and the loop did not take (they add nothing once
+     * `gone` is set, under mu). */
+    if (x->mu_ready) {
+        uv_mutex_lock(&x->mu);
+    }
     for (size_t i = 0; i < x->nresults; i++) {
         natsMsg_Destroy(x->results[i].msg);
     }
     free(x->results);
-    uv_mutex_unlock(&x->mu);
+    x->results = NULL;
+    x->nresults = 0;
+    if (x->mu_ready) {
+        uv_mutex_unlock(&x->mu);
+    }
     /* libnats' threads hold references until they end: wait for them (bounded), so nothing of
      * theirs runs once x is gone. */
     nats_CloseAndWait(2000);
-    uv_mutex_destroy(&x->mu);
+    if (x->mu_ready) {
+        uv_mutex_destroy(&x->mu);
+    }
     free(x);
     f->impl = NULL;
 }
