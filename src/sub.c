@@ -305,6 +305,10 @@ static int finish(struct runtime *rt)
 static void hup(struct runtime *rt)
 {
     struct sub *s = rt->role;
+    if (!s->logging) {
+        diag("sub", "SIGHUP: ignored, there is no log to reopen (--forward without --log)");
+        return;
+    }
     logsink_reopen(&s->log);
 }
 

@@ -231,7 +231,10 @@ class ForwardTest(harness.ProcessTest):
     def test_plain_messages_get_time_based_ids(self):
         nats = self.nats()
         pub = self.start(harness.Pub)  # --wire=plain
-        self.sub(nats, "--state=" + self.tmp.file("st"), connect=pub.endpoint)
+        sub = self.sub(nats, "--state=" + self.tmp.file("st"), connect=pub.endpoint)
+        # No log to reopen: SIGHUP is said to be ignored, and the sub goes on.
+        sub.send_signal(signal.SIGHUP)
+        sub.wait_line(r"SIGHUP: ignored, there is no log to reopen \(--forward without --log\)")
         self.warm_up([pub], nats.url)
         answered = publish(pub, "plain", 200)
         self.final_marker(pub, nats.url, "plain-end")
