@@ -80,6 +80,32 @@ static int info(jsCtx *js, const char *stream)
     return 0;
 }
 
+/* One message as a JSON line. */
+static void print_msg(natsMsg *m, uint64_t seq)
+{
+    printf("{\"seq\":%" PRIu64 ",\"subject\":", seq);
+    json_string(natsMsg_GetSubject(m), (int)strlen(natsMsg_GetSubject(m)));
+    printf(",\"headers\":{");
+    const char **keys = NULL;
+    int nkeys = 0;
+    if (natsMsgHeader_Keys(m, &keys, &nkeys) == NATS_OK) {
+        for (int i = 0; i < nkeys; i++) {
+            const char *v = NULL;
+            natsMsgHeader_Get(m, keys[i], &v);
+            printf("%s", i ? "," : "");
+            json_string(keys[i], (int)strlen(keys[i]));
+            putchar(':');
+            json_string(v ? v : "", v ? (int)strlen(v) : 0);
+        }
+        free((void *)keys);
+    }
+    printf("},\"data\":");
+    json_string(natsMsg_GetData(m) ? natsMsg_GetData(m) : "", natsMsg_GetDataLength(m));
+    printf("}\n");
+}
+
+/* The whole stream through an ordered consumer (pushed in bulk, not one request per message),
+ * up to the last message the stream held when asked. */
 static int dump(jsCtx *js, const char *stream)
 {
     jsStreamInfo *si = NULL;
@@ -88,39 +114,47 @@ static int dump(jsCtx *js, const char *stream)
     if (s != NATS_OK) {
         return fail("js_GetStreamInfo", s, code);
     }
-    uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs;
+    uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
+    char subject[256];
+    snprintf(subject, sizeof subject, "%s",
+             si->Config->SubjectsLen > 0 ? si->Config->Subjects[0] : ">");
     jsStreamInfo_Destroy(si);
-    for (uint64_t seq = first; msgs > 0 && seq <= last; seq++) {
+    if (msgs == 0) {
+        return 0;
+    }
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    natsSubscription *sub = NULL;
+    s = js_SubscribeSync(&sub, js, subject, NULL, &so, &code);
+    if (s != NATS_OK) {
+        return fail("js_SubscribeSync", s, code);
+    }
+    int rc = 0;
+    for (;;) {
         natsMsg *m = NULL;
-        s = js_GetMsg(&m, js, stream, seq, NULL, &code);
-        if (s == NATS_NOT_FOUND) {
-            continue;
+        jsMsgMetaData *meta = NULL;
+        s = natsSubscription_NextMsg(&m, sub, 10000);
+        if (s == NATS_OK) {
+            s = natsMsg_GetMetaData(&meta, m);
         }
         if (s != NATS_OK) {
-            return fail("js_GetMsg", s, code);
+            natsMsg_Destroy(m);
+            rc = fail("reading the stream", s, 0);
+            break;
         }
-        printf("{\"seq\":%" PRIu64 ",\"subject\":", seq);
-        json_string(natsMsg_GetSubject(m), (int)strlen(natsMsg_GetSubject(m)));
-        printf(",\"headers\":{");
-        const char **keys = NULL;
-        int nkeys = 0;
-        if (natsMsgHeader_Keys(m, &keys, &nkeys) == NATS_OK) {
-            for (int i = 0; i < nkeys; i++) {
-                const char *v = NULL;
-                natsMsgHeader_Get(m, keys[i], &v);
-                printf("%s", i ? "," : "");
-                json_string(keys[i], (int)strlen(keys[i]));
-                putchar(':');
-                json_string(v ? v : "", v ? (int)strlen(v) : 0);
-            }
-            free((void *)keys);
-        }
-        printf("},\"data\":");
-        json_string(natsMsg_GetData(m) ? natsMsg_GetData(m) : "", natsMsg_GetDataLength(m));
-        printf("}\n");
+        uint64_t seq = meta->Sequence.Stream;
+        print_msg(m, seq);
+        jsMsgMetaData_Destroy(meta);
         natsMsg_Destroy(m);
+        if (seq >= last) {
+            break;
+        }
     }
-    return 0;
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return rc;
 }
 
 int main(int argc, char **argv)
