@@ -203,6 +203,7 @@ static int open_parts(struct runtime *rt)
         .tuning = {.hwm = o->hwm, .heartbeat_ms = o->heartbeat_ms},
         .curve_secret = o->curve_secret,
         .curve_server = o->curve_server,
+        .defer_when_full = o->forward != NULL && o->expect == CLI_EXPECT_FRAMED,
     };
     const struct subscriber_sink sink = {
         .gap = on_gap,
@@ -355,6 +356,10 @@ static void render_forward(const struct sub *s, struct metrics *m)
          "Times the sub stopped receiving because --forward-pending messages awaited "
          "acknowledgment.",
          s->subscriber.holds},
+        {"downcase_forward_deferred_total", "counter",
+         "Live framed messages dropped while --forward-pending messages awaited acknowledgment "
+         "(--wire=framed), fetched again from the publishers' retention.",
+         s->subscriber.deferred},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
     metrics_family(m, "downcase_forward_errors_total", "counter",

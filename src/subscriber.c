@@ -84,7 +84,7 @@ static bool sink_full(struct subscriber *s)
 unsigned subscriber_drain(struct subscriber *s, unsigned budget)
 {
     unsigned done = 0;
-    while (done < budget && s->frames_ready && !sink_full(s)) {
+    while (done < budget && s->frames_ready && (s->defer || !sink_full(s))) {
         int n = zsock_recv(&s->sock, s->frames, SUBSCRIBER_MAX_FRAMES);
         if (n == 0) {
             break;
@@ -121,7 +121,12 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
             s->sink.message(s->sink.ctx, &m, &now);
             break;
         case WIRE_FRAMED:
-            resync_message(&s->resync, &m, uv_now(s->loop), &now);
+            if (s->defer && sink_full(s)) {
+                s->deferred++; /* resync sees the jump, or the probe finds it */
+                s->probe_due = true;
+            } else {
+                resync_message(&s->resync, &m, uv_now(s->loop), &now);
+            }
             break;
         case WIRE_BATCH:
         case WIRE_STATUS:
@@ -138,19 +143,30 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
     return done;
 }
 
-/* While the sink is full nothing is received: the watch stops wanting POLLIN, so the loop
+/* When the sink is full (a forwarding sub waiting for JetStream's acknowledgments) there are
+ * two ways to stop taking messages.
+ *
+ * Holding (the default): nothing is received; the watch stops wanting POLLIN, so the loop
  * sleeps instead of coming back to a socket whose messages it will not take (zwatch.h), and
- * the messages wait in ZeroMQ. Past the high-water mark the publisher drops them for this
- * subscriber alone. resync sees such a jump when a later message arrives; but the dropped
- * ones may be the last the publisher sent for a while, and nothing later would reveal them.
- * So once receiving has resumed and the queue is drained, every publisher is asked what
- * follows the last message had (a probe, resync.h): what was dropped is fetched, and a
+ * the messages wait in ZeroMQ; past the high-water mark the publisher drops them for this
+ * subscriber alone. But a SUB whose queue stays full stops reading its TCP connections, so it
+ * no longer sees the publishers' heartbeats: after three intervals libzmq drops a healthy
+ * connection, and libzmq 4.3.4 can then abort on `_input_stopped` in restart_input
+ * (zeromq/libzmq#3937; a stale "pipe has room" reaches the new connection). Seen here when a
+ * hold outlasted the heartbeats.
+ *
+ * Deferring (defer_when_full, --wire=framed): receiving goes on, so the connections stay read
+ * and alive; live framed messages are dropped and counted, replay answers still go to resync.
+ * Either way the messages are fetched again from the publishers' retention: resync sees the
+ * jump when a later message arrives. The dropped ones may be the last a publisher sent for a
+ * while, with nothing later to reveal them, so once the sink has room and the queue is
+ * drained every publisher is asked what follows the last message had (a probe, resync.h); a
  * publisher that dropped nothing answers with its status alone. Asking before the queue is
  * drained would fetch again what still waits in it. */
 static void on_readable(struct zsock *z)
 {
     struct subscriber *s = z->data;
-    if (sink_full(s)) {
+    if (sink_full(s) && !s->defer) {
         if (!s->held) {
             s->held = true;
             s->holds++;
@@ -168,12 +184,14 @@ static void on_readable(struct zsock *z)
 
 void subscriber_resume(struct subscriber *s)
 {
-    if (!s->held || !s->frames_ready || sink_full(s)) {
+    if ((!s->held && !s->probe_due) || !s->frames_ready || sink_full(s)) {
         return;
     }
-    s->held = false;
-    s->probe_due = true;
-    s->sock.watch.want = ZMQ_POLLIN;
+    if (s->held) {
+        s->held = false;
+        s->probe_due = true;
+        s->sock.watch.want = ZMQ_POLLIN;
+    }
     /* The fd's edge may be gone: receive now, the watch's prepare phase sees what remains. */
     on_readable(&s->sock);
 }
@@ -181,6 +199,11 @@ void subscriber_resume(struct subscriber *s)
 static void on_tick(uv_timer_t *t)
 {
     struct subscriber *s = t->data;
+    if (s->held) {
+        /* Answers wait unread in the socket: a request is not unanswered, and giving up on it
+         * would report as lost what the publisher still holds. */
+        return;
+    }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     resync_tick(&s->resync, uv_now(s->loop), &now);
@@ -215,6 +238,7 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
 {
     s->expect_any = cfg->expect_any;
     s->expect = cfg->expect;
+    s->defer = cfg->defer_when_full;
     zsock_frames_init(s->frames, SUBSCRIBER_MAX_FRAMES);
     s->frames_ready = true;
     uv_timer_init(s->loop, &s->tick);

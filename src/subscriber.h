@@ -41,6 +41,10 @@ struct subscriber_config {
     struct zsock_tuning tuning;
     const char *curve_secret; /* both or neither: a CURVE client of the publishers */
     const char *curve_server;
+    /* While the sink is full (forward.h), keep receiving and drop live framed messages, to be
+     * fetched again from retention, instead of leaving everything in ZeroMQ (on_readable in
+     * subscriber.c says why). Only for --wire=framed: a plain message cannot be fetched. */
+    bool defer_when_full;
 };
 
 /* Where received messages go; every call is from the loop. */
@@ -75,9 +79,11 @@ struct subscriber {
     uint64_t requests;   /* replay requests sent */
     uint64_t not_for_us; /* replay answers addressed to another subscriber */
     bool warned_layout;
-    bool held;      /* not receiving: the sink was full */
-    bool probe_due; /* held since the last probe: ask once the queue is drained */
-    uint64_t holds; /* times receiving stopped for a full sink */
+    bool held;         /* not receiving: the sink was full */
+    bool defer;        /* defer_when_full */
+    bool probe_due;    /* held or deferred since the last probe: ask once drained */
+    uint64_t holds;    /* times receiving stopped for a full sink */
+    uint64_t deferred; /* live messages dropped while the sink was full, fetched again */
     struct diag_limit malformed_limit;
     struct diag_limit gap_limit;
     struct diag_limit protocol_limit;
@@ -93,7 +99,8 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
 /* Receives and hands on up to `budget` messages (without batch_end). Returns how many were
  * received. */
 unsigned subscriber_drain(struct subscriber *s, unsigned budget);
-/* The sink has room again: receive what waits (after a hold). */
+/* The sink has room again: receive what waits (after a hold), and ask the publishers for what
+ * was dropped (after a hold or deferring). */
 void subscriber_resume(struct subscriber *s);
 /* Stops receiving, closes the monitor and the socket; `closed` runs afterwards (closer.h). */
 void subscriber_close(struct subscriber *s, struct closer closed);

@@ -131,6 +131,8 @@ static int dump(jsCtx *js, const char *stream)
     if (s != NATS_OK) {
         return fail("js_SubscribeSync", s, code);
     }
+    /* Messages come faster than they are printed: keep them all. */
+    natsSubscription_SetPendingLimits(sub, -1, -1);
     int rc = 0;
     for (;;) {
         natsMsg *m = NULL;

@@ -334,11 +334,14 @@ class ForwardTest(harness.ProcessTest):
               end=" ")
         self.assertGreater(len(answered), 300)
 
-    def test_nats_down_for_10_s_under_load(self):
+    def outage(self, down_s, *sub_args):
+        """nats-server stopped for down_s seconds under load, then started again: every
+        message answered 200 ends up in the stream once, and no 503. Returns the sub's
+        metrics and the figures."""
         nats = self.nats()
         pub = self.start(harness.Pub, "--wire=framed", "--hwm=200")
         sub = self.sub(nats, "--state=" + self.tmp.file("st"), "--forward-pending=300",
-                       "--hwm=200", "--metrics=127.0.0.1:0", connect=pub.endpoint)
+                       "--hwm=200", "--metrics=127.0.0.1:0", *sub_args, connect=pub.endpoint)
         mhost, mport = harness.http_address(sub)
         self.warm_up([pub], nats.url)
         load = Load(pub, "outage", clients=2, pause=0.02)
@@ -347,28 +350,44 @@ class ForwardTest(harness.ProcessTest):
             nats.stop()
             sub.wait_line(r"forward: nats://127\.0\.0\.1:%d: connection lost" % nats.port, 10)
             down_at = time.monotonic()
-            time.sleep(10)
-            m = harness.metrics(mhost, mport)
-            self.assertGreaterEqual(m["downcase_forward_holds_total"], 1,
-                                    "the sub stopped taking messages it could not hold")
-            self.assertLessEqual(m["downcase_forward_pending"], 300 + 512 + 1)
+            time.sleep(down_s)
+            during = harness.metrics(mhost, mport)
             nats.start()
             sub.wait_line(r"forward: connected to NATS", 30)
             sub.wait_line(r"forward: nats://\S+: delivering again", 30)
-            print("\n  down %.1f s" % (time.monotonic() - down_at), end=" ")
+            down = time.monotonic() - down_at
             time.sleep(1.5 * SLOW)
         finally:
             answered = load.stop()
         self.assertEqual(load.other, {}, "no 503 at the pub while retention lasts")
         self.final_marker(pub, nats.url, "outage-end")
-        messages = stream_messages(nats.url)
-        ours = self.assert_exactly_once(messages, answered)
+        ours = self.assert_exactly_once(stream_messages(nats.url), answered)
         m = harness.metrics(mhost, mport)
         self.assertGreaterEqual(m['downcase_forward_errors_total{reason="disconnected"}'], 1)
+        self.assertLessEqual(during["downcase_forward_pending"], 300 + 512 + 1,
+                             "the sub took no more than it could hold")
+        print("\n  down %.1f s, %d answered 200, %d in the stream, %d fetched again from "
+              "retention" % (down, len(answered), len(ours),
+                             m["downcase_replayed_messages_total"]), end=" ")
+        return during, m
+
+    def test_nats_down_for_10_s_under_load(self):
+        # --wire=framed: while full, the sub keeps reading and drops live messages to fetch
+        # them again (its connections stay alive past the heartbeats: subscriber.c).
+        during, m = self.outage(10, "--wire=framed")
+        self.assertGreater(during["downcase_forward_deferred_total"], 0)
         self.assertGreater(m["downcase_replayed_messages_total"], 0,
-                           "what the sub could not hold was fetched from the pub's retention")
-        print("%d answered 200, %d in the stream, %d fetched again from retention"
-              % (len(answered), len(ours), m["downcase_replayed_messages_total"]), end=" ")
+                           "what the sub did not take was fetched from the pub's retention")
+        self.assertEqual(m["downcase_forward_holds_total"], 0)
+        print("%d deferred" % m["downcase_forward_deferred_total"], end=" ")
+
+    def test_nats_down_for_3_s_holding(self):
+        # Without --wire the sub holds: it stops receiving and messages wait in ZeroMQ (and in
+        # the kernel's socket buffers; past them and --hwm the pub would drop them for it, to
+        # be fetched again). 3 s stays under three heartbeats (6 s).
+        during, m = self.outage(3)
+        self.assertGreaterEqual(during["downcase_forward_holds_total"], 1)
+        self.assertEqual(m["downcase_forward_deferred_total"], 0)
 
     # ---- refusals -----------------------------------------------------------------------------
 
