@@ -24,7 +24,7 @@ const char *const cli_usage[] = {
     "                [--wire=plain|framed] [--topic=PREFIX]... [--state=PATH]\n"
     "                [--curve-secret=FILE --curve-server=FILE]\n"
     "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
-    "                [--retain=SIZE] [--metrics=HOST:PORT]\n"
+    "                [--retain=SIZE | --journal=DIR] [--metrics=HOST:PORT]\n"
     "       downcase --keygen=NAME\n"
     "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
@@ -62,10 +62,11 @@ const char *const cli_usage[] = {
     "Retention (framed messages; subscribers fetch what they missed):\n"
     "  --retain=SIZE            pub, relay: recent messages kept in memory (default\n"
     "                           64m; 0: off, a full subscriber queue is answered 503)\n"
-    "  --journal=DIR            pub: keep them on disk instead, appended before each 200;\n"
-    "                           the publisher id and sequence survive restarts\n"
-    "  --journal-size=SIZE      pub: oldest segments removed past it (default 1g)\n"
-    "  --journal-sync=TIME      pub: fdatasync interval (default 1s; 0: before answers)\n"
+    "  --journal=DIR            pub, relay: keep them on disk instead (pub: appended\n"
+    "                           before each 200; the id and sequence survive restarts)\n"
+    "  --journal-size=SIZE      oldest segments removed past it (default 1g; a relay:\n"
+    "                           per publisher)\n"
+    "  --journal-sync=TIME      fdatasync interval (default 1s; 0: before answers)\n"
     "HTTP limits (the pub's server and the sub's or relay's --metrics server):\n"
     "  --max-header-bytes=SIZE  request line + headers (default 8k); past it 431 (414 for\n"
     "                           a long target)\n"
@@ -192,11 +193,12 @@ static const struct flag {
     {"probe", 0, K_PROBE, ROLE_ANY, false, AT(probe), 0, 0, 0, 0, NULL, 0, NULL},
     {"retain", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(retain_bytes), 0, 0, MAX_RETAIN, 0, NULL,
      0, NULL},
-    {"journal", 0, K_PATH, ROLE_PUB, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0, NULL},
-    {"journal-size", 0, K_SIZE, ROLE_PUB, false, AT(journal_bytes), 0, 64 * 1024, MAX_JOURNAL, 0,
-     NULL, 0, NULL},
-    {"journal-sync", 0, K_DURATION, ROLE_PUB, false, AT(journal_sync_ms), 0, 0, MAX_TIMEOUT_MS, 0,
-     NULL, 0, NULL},
+    {"journal", 0, K_PATH, ROLE_PUB | ROLE_RELAY, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0,
+     NULL},
+    {"journal-size", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(journal_bytes), 0, 64 * 1024,
+     MAX_JOURNAL, 0, NULL, 0, NULL},
+    {"journal-sync", 0, K_DURATION, ROLE_PUB | ROLE_RELAY, false, AT(journal_sync_ms), 0, 0,
+     MAX_TIMEOUT_MS, 0, NULL, 0, NULL},
     {"state", 0, K_PATH, ROLE_SUB, false, AT(state_path), 0, 0, 0, 0, NULL, 0, NULL},
     {"upstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(upstreams),
      offsetof(struct cli_options, nupstreams), 0, 0, 0, NULL, 0, NULL},
@@ -501,6 +503,10 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         /* No default: a relay sits between two tiers the operator names. */
         if (o->nupstreams == 0 || o->ndownstreams == 0) {
             return fail(err, "--role=relay needs at least one --upstream and one --downstream");
+        }
+        if ((was_seen(seen, "journal-size") || was_seen(seen, "journal-sync")) &&
+            o->journal_dir == NULL) {
+            return fail(err, "--journal-size and --journal-sync need --journal=DIR");
         }
     } else {
         if ((o->curve_secret == NULL) != (o->curve_server == NULL)) {

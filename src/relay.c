@@ -35,6 +35,7 @@
 #include "zsock.h"
 #include "zsubs.h"
 #include "replay.h"
+#include "journals.h"
 #include "retain.h"
 #include "wire.h"
 
@@ -59,7 +60,9 @@ struct relay {
     struct diag_limit error_limit;
     /* --retain: what passed down, to answer replays (replay.h). */
     bool retaining;
+    bool journaling; /* --journal: on disk, one journal per publisher (journals.h) */
     struct retain retain;
+    struct journals journals;
     struct replay_stats replay;
     uint64_t requests_passed; /* replay requests for what this relay does not hold: passed up */
     uint64_t control_dropped; /* replay answers refused downstream (the subscriber asks again) */
@@ -100,8 +103,14 @@ static void keep_frame(struct relay *r, int k, bool more)
     } else if (k == 2 && !more && r->header_ok && r->topic_len != SIZE_MAX && r->topic_len > 0 &&
                r->topic[0] != WIRE_CONTROL) {
         /* A sequence not above the newest held (a replay passing down) is not kept twice. */
-        retain_add(&r->retain, r->header, wire_get64(r->header + WIRE_ID_LEN),
-                   (const char *)r->topic, r->topic_len, (const char *)data, len);
+        uint64_t seq = wire_get64(r->header + WIRE_ID_LEN);
+        if (r->journaling) {
+            journals_append(&r->journals, r->header, seq, (const char *)r->topic, r->topic_len,
+                            (const char *)data, len);
+        } else {
+            retain_add(&r->retain, r->header, seq, (const char *)r->topic, r->topic_len,
+                       (const char *)data, len);
+        }
     }
 }
 
@@ -119,11 +128,16 @@ static bool subscription(struct relay *r)
     if (kind != ZSUBS_REQUEST || !r->retaining) {
         return false;
     }
-    const struct replay_source src = {
-        .range = retain_range_cb,
-        .copy = retain_copy,
-        .ctx = &r->retain,
-    };
+    const struct replay_source src = r->journaling ? (struct replay_source){
+                                                         .range = journals_range,
+                                                         .copy = journals_copy,
+                                                         .ctx = &r->journals,
+                                                     }
+                                                   : (struct replay_source){
+                                                         .range = retain_range_cb,
+                                                         .copy = retain_copy,
+                                                         .ctx = &r->retain,
+                                                     };
     if (replay_answer(r->down.sock, &src, &rq, &r->scratch, &r->replay) == -ENOENT) {
         r->requests_passed++;
         return false;
@@ -212,6 +226,9 @@ static void on_upstream(struct zsock *z)
 {
     struct relay *r = z->data;
     pump(r, r->up.sock, r->down.sock, true, RELAY_BUDGET);
+    if (r->journaling && r->o->journal_sync_ms == 0) {
+        journals_commit(&r->journals); /* --journal-sync=0: after each batch */
+    }
 }
 
 static void on_downstream(struct zsock *z)
@@ -232,6 +249,14 @@ static int open_parts(struct runtime *rt)
     zendpoint_split(o->downstreams, o->ndownstreams, true, &down);
     r->loop = &rt->loop;
     int rc = runtime_listen(rt);
+    if (rc == 0 && r->journaling) {
+        const struct journal_config jc = {
+            .dir = o->journal_dir,
+            .max_bytes = o->journal_bytes,
+            .sync_ms = o->journal_sync_ms,
+        };
+        rc = journals_open(&r->journals, r->loop, &jc, "relay");
+    }
     if (rc == 0) {
         rc = zsock_open(&r->up, rt->zctx, ZMQ_XSUB, "ZMQ_XSUB", "relay", 0, r);
     }
@@ -325,6 +350,7 @@ static void close_parts(struct runtime *rt)
     zmonitor_close(&r->down_monitor, runtime_closer(rt));
     zsock_close(&r->up, runtime_closer(rt));
     zsock_close(&r->down, runtime_closer(rt));
+    journals_close(&r->journals, runtime_closer(rt));
 }
 
 static void render_metrics(struct runtime *rt, struct metrics *m)
@@ -344,8 +370,14 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
         {"downcase_replay_requests_passed_total", "counter",
          "Replay requests for messages this relay does not hold, passed upstream.",
          r->requests_passed},
-        {"downcase_retained_bytes", "gauge", "Bytes held by the relay's retention.",
+        {"downcase_retained_bytes", "gauge", "Bytes held by the relay's memory retention.",
          r->retain.bytes},
+        {"downcase_journal_publishers", "gauge",
+         "Publishers the relay keeps a journal for (--journal).", r->journals.n},
+        {"downcase_journal_append_errors_total", "counter",
+         "Messages the relay's journals could not take.", r->journals.append_errors},
+        {"downcase_journal_damage_total", "counter",
+         "Damaged places found in the relay's journals at start-up.", r->journals.damage},
         {"downcase_relay_send_errors_total", "counter",
          "Sends that failed for another reason than a full queue.", r->errors},
         {"downcase_zmq_upstream_peers_connected", "gauge",
@@ -382,8 +414,9 @@ int relay_run(const struct cli_options *o)
         return 1;
     }
     r->o = o;
-    r->retaining = o->retain_bytes > 0;
-    retain_init(&r->retain, o->retain_bytes);
+    r->journaling = o->journal_dir != NULL;
+    r->retaining = r->journaling || o->retain_bytes > 0;
+    retain_init(&r->retain, r->journaling ? 0 : o->retain_bytes);
     zmq_msg_init(&r->frame);
     const struct runtime_config cfg = {
         .host = o->metrics_host,
@@ -393,6 +426,7 @@ int relay_run(const struct cli_options *o)
     int status = runtime_run(&recipe, r, &cfg);
     zmq_msg_close(&r->frame);
     retain_finish(&r->retain);
+    journals_finish(&r->journals);
     buf_finish(&r->scratch);
     free(r);
     return status;
