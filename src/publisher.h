@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "closer.h"
+#include "curve.h"
 #include "wire.h"
 #include "zendpoint.h"
 #include "zsock.h"
@@ -32,7 +33,7 @@ struct publisher_config {
     const char *topic; /* framed only */
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
-    const char *curve_secret; /* NULL: plain; else every endpoint is a CURVE server */
+    struct curve_config security; /* ZAP domain and CURVE role (curve.h) */
 };
 
 struct publisher {

@@ -109,8 +109,8 @@ int subscriber_open(struct subscriber *s, uv_loop_t *loop, void *zctx,
         const char *t = cfg->ntopics ? cfg->topics[i] : "";
         rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", t, strlen(t));
     }
-    if (rc == 0 && cfg->curve_secret) {
-        rc = curve_client(&s->sock, cfg->curve_secret, cfg->curve_server);
+    if (rc == 0) {
+        rc = curve_secure(&s->sock, &cfg->security);
     }
     if (rc == 0) {
         rc = zsock_tune(&s->sock, ZMQ_RCVHWM, &cfg->tuning);

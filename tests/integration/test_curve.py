@@ -502,7 +502,7 @@ class CurveTest(harness.ProcessTest):
         for args, says in [
             (["--role=sub", "--curve-secret=x"], "both --curve-secret and --curve-server"),
             (["--role=pub", "--curve-allow=d"], "--curve-allow needs --curve-secret"),
-            (["--role=pub", "--curve-server=s"], "--curve-server does not apply"),
+            (["--role=pub", "--curve-server=s"], "--curve-server needs --curve-secret"),
         ]:
             with self.subTest(args=args):
                 status, _, err = run(args)
