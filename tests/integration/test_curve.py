@@ -21,6 +21,7 @@ import zmq
 import zmq.auth
 
 import harness
+from test_relay import Relay as DowncaseRelay
 from harness import SLOW, read_lines, wait_for, warm_up
 
 SUMMARY_RX = r"curve: stopped: (\d+) clients admitted, (\d+) denied, (\d+) failed handshakes"
@@ -397,6 +398,150 @@ class CurveTest(harness.ProcessTest):
                         # The check can fail: without CURVE the text is right there.
                         self.assertIn(needle.encode(), wire)
                 self.assertEqual(b"CURVE" in wire, curve)
+
+    # ---- reverse fan-in: the binding sub is the CURVE server ----------------------------------
+
+    def test_reverse_fanin(self):
+        """A sub that binds with --curve-secret is a CURVE server admitting the publishers in
+        --curve-allow; a pub presents its key with --curve-secret and --curve-server. The
+        allowed publisher is logged; an unlisted key, no key and the wrong server key get
+        nothing into the log; no plaintext crosses the wire (the allowed publisher goes through
+        a recording TCP relay, as above)."""
+        server, server_secret = self.keygen("aggregator")
+        pub_cert, pub_secret = self.keygen("pub-allowed")
+        _, stranger_secret = self.keygen("pub-stranger")
+        wrong_server, _ = self.keygen("wrong")
+        log = self.tmp.file("aggregate.log")
+        sub = self.start(harness.Sub, "--bind=tcp://127.0.0.1:*", "--metrics=127.0.0.1:0",
+                         "--curve-secret=" + server_secret,
+                         "--curve-allow=" + self.allow_dir(pub_cert), log=log)
+        sub.wait_line(r"curve: 1 client certificate in ")
+        endpoint = sub.wait_line(r"zmq bind (\S+)").group(1)
+        mhost, mport = harness.http_address(sub)
+        wire = Relay(self, port_of(endpoint))
+
+        def pub(*args, via=endpoint):
+            return self.start(harness.Pub, "--connect=" + via, *args, bind=None)
+
+        good = pub("--curve-secret=" + pub_secret, "--curve-server=" + server, via=wire.endpoint)
+        bad = {
+            "unlisted": pub("--curve-secret=" + stranger_secret, "--curve-server=" + server),
+            "nokey": pub(),
+            "wrongserver": pub("--curve-secret=" + pub_secret, "--curve-server=" + wrong_server),
+        }
+        start = warm_up(good, log)
+        sub.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in --curve-allow "
+                      r"\(sub side\)")
+        sub.wait_line(r"handshake failed on tcp://127\.0\.0\.1:\d+: ")
+        for name, p in bad.items():
+            self.publish(p, ["Intruder %s %d" % (name, i) for i in range(5)])
+        texts = ["Reverse Secret %d" % i for i in range(20)]
+        self.publish(good, texts)
+        lines = wait_for(lambda: (lambda ls: ls if len(ls) >= start + 20 else None)(
+            read_lines(log)), 10, "20 lines")
+        time.sleep(0.3)
+        got = [l.split(b" ", 1)[1].decode() for l in read_lines(log)[start:]]
+        self.assertEqual(got, ["lower case of %s is %s" % (t, t.lower()) for t in texts])
+        self.assertNotIn(b"ntruder", b"\n".join(lines))
+        data = wire.data()
+        self.assertIn(b"CURVE", data)
+        for needle in [b"Reverse Secret", b"reverse secret", b"lower case of", b"warm-up"]:
+            self.assertNotIn(needle, data)
+        # Counted by the sub, per side, while it runs; summed up when it stops.
+        m = wait_for(lambda: (lambda m: m if m['downcase_zmq_handshakes_failed_total{side="sub"}']
+                              >= 2 else None)(harness.metrics(mhost, mport)),
+                     10, "two failed handshakes")
+        self.assertEqual(m['downcase_zap_admitted_total{side="sub"}'], 1)
+        self.assertGreaterEqual(m['downcase_zap_denied_total{side="sub"}'], 1)
+        self.assertEqual(m["downcase_zmq_peers_connected"], 1)
+        self.assertEqual(sub.stop(), 0)
+        summary = re.search(SUMMARY_RX + r" \(sub side\)", sub.stderr_text())
+        self.assertTrue(summary, sub.stderr_text())
+        admitted, denied, failed = (int(x) for x in summary.groups())
+        self.assertEqual(admitted, 1)
+        self.assertGreaterEqual(denied, 1)
+        self.assertGreaterEqual(failed, 2)
+
+    # ---- through a relay: encrypted on both sides ---------------------------------------------
+
+    def relay_case(self, publishers_connect):
+        """pub -> (recorded) -> relay -> (recorded) -> subs, CURVE on both hops. The relay's
+        upstream is a CURVE client of the pub (publishers_connect False: the relay connects,
+        --curve-server) or the publishers' CURVE server (True: the pub connects into its
+        upstream, --curve-allow-upstream). Downstream the relay is a CURVE server admitting
+        the subscribers in its --curve-allow. Returns nothing; asserts as it goes."""
+        pub_cert, pub_secret = self.keygen("pub")
+        relay_cert, relay_secret = self.keygen("relay")
+        alice, alice_secret = self.keygen("alice")
+        _, mallory_secret = self.keygen("mallory")
+        _, rogue_secret = self.keygen("rogue-pub")
+        subs_dir = self.tmp.file("subs")
+        os.makedirs(subs_dir)
+        shutil.copy(alice, subs_dir)
+        if publishers_connect:
+            pubs_dir = self.tmp.file("pubs")
+            os.makedirs(pubs_dir)
+            shutil.copy(pub_cert, pubs_dir)
+            relay = self.start(DowncaseRelay, "--curve-secret=" + relay_secret,
+                               "--curve-allow-upstream=" + pubs_dir,
+                               "--curve-allow=" + subs_dir, upstream=["@tcp://127.0.0.1:*"])
+            up_wire = Relay(self, port_of(relay.upstream_endpoint))
+            pub = self.start(harness.Pub, "--connect=" + up_wire.endpoint,
+                             "--curve-secret=" + pub_secret, "--curve-server=" + relay_cert,
+                             bind=None)
+            # A publisher whose key is not listed gets nothing to the subscribers.
+            rogue = self.start(harness.Pub, "--connect=" + relay.upstream_endpoint,
+                               "--curve-secret=" + rogue_secret, "--curve-server=" + relay_cert,
+                               bind=None)
+            relay.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in "
+                            r"--curve-allow-upstream \(upstream side\)")
+        else:
+            relays_dir = self.tmp.file("relays")
+            os.makedirs(relays_dir)
+            shutil.copy(relay_cert, relays_dir)
+            pub = self.secure_pub(pub_secret, relays_dir)
+            up_wire = Relay(self, port_of(pub.endpoint))
+            relay = self.start(DowncaseRelay, "--curve-secret=" + relay_secret,
+                               "--curve-server=" + pub_cert, "--curve-allow=" + subs_dir,
+                               upstream=[up_wire.endpoint])
+            rogue = None
+        down_wire = Relay(self, port_of(relay.endpoint))
+        log = self.tmp.file("alice.log")
+        self.sub(down_wire.endpoint, "alice.log", alice_secret, relay_cert)
+        self.sub(relay.endpoint, "mallory.log", mallory_secret, relay_cert)
+        self.sub(relay.endpoint, "plain.log")
+        start = warm_up(pub, log)
+        relay.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in "
+                        r"--curve-allow \(downstream side\)")
+        relay.wait_line(r"handshake failed on tcp://127\.0\.0\.1:\d+: ")
+        if rogue:
+            self.publish(rogue, ["Rogue %d" % i for i in range(5)])
+        texts = ["Relayed Secret %d" % i for i in range(30)]
+        self.publish(pub, texts)
+        wait_for(lambda: len(read_lines(log)) >= start + 30, 10, "30 lines through the relay")
+        time.sleep(0.3)
+        got = [l.split(b" ", 1)[1].decode() for l in read_lines(log)[start:]]
+        self.assertEqual(got, ["lower case of %s is %s" % (t, t.lower()) for t in texts])
+        self.assertEqual(read_lines(self.tmp.file("mallory.log")), [])
+        self.assertEqual(read_lines(self.tmp.file("plain.log")), [])
+        for name, wire in [("upstream", up_wire), ("downstream", down_wire)]:
+            data = wire.data()
+            self.assertIn(b"CURVE", data, name)
+            for needle in [b"Relayed Secret", b"relayed secret", b"lower case of", b"warm-up"]:
+                self.assertNotIn(needle, data, name)
+        m = relay.samples()
+        self.assertGreaterEqual(m['downcase_zap_denied_total{side="downstream"}'], 1)
+        self.assertEqual(m['downcase_zap_admitted_total{side="downstream"}'], 1)
+        self.assertGreaterEqual(m['downcase_zmq_handshakes_failed_total{side="downstream"}'], 1)
+        self.assertEqual(m["downcase_zmq_upstream_peers_connected"], 1)
+        self.assertEqual(relay.stop(), 0)
+        self.assertRegex(relay.stderr_text(), SUMMARY_RX + r" \(downstream side\)")
+
+    def test_relay_connects_to_a_curve_pub(self):
+        self.relay_case(publishers_connect=False)
+
+    def test_publishers_connect_into_a_curve_relay(self):
+        self.relay_case(publishers_connect=True)
 
     # ---- bad key files ---------------------------------------------------------------------
 
