@@ -16,14 +16,15 @@
 /* In sections: ISO C only promises string literals of 4095 bytes. */
 const char *const cli_usage[] = {
     "Usage: downcase --role=pub [--listen=HOST:PORT] [ENDPOINTS] [--wire=plain|framed]\n"
-    "                [--topic=NAME] [--curve-secret=FILE [--curve-allow=DIR | "
-    "--curve-server=FILE]]\n"
+    "                [--topic=NAME]\n"
+    "                [--curve-secret=FILE [--curve-allow=DIR | --curve-server=FILE]]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
     "                [--wire=plain|framed] [--topic=PREFIX]...\n"
-    "                [--curve-secret=FILE (--curve-server=FILE | [--curve-allow=DIR])]\n"
+    "                [--curve-secret=FILE [--curve-server=FILE | --curve-allow=DIR]]\n"
     "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
     "                [--metrics=HOST:PORT] [--curve-secret=FILE [--curve-allow=DIR]\n"
     "                (--curve-server=FILE | --curve-allow-upstream=DIR)]\n"
+    "       (every role also takes [--allow-from=CIDR]...)\n"
     "       downcase --keygen=NAME\n"
     "       downcase --probe=URL\n"
     "       downcase --help | --version\n"

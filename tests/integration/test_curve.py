@@ -131,6 +131,16 @@ class Relay:
             t.join(5)
 
 
+def readme_blocks():
+    """The sh blocks of README's "Securing the stream", in order: the first two are the
+    stream and the key rotation, then reverse fan-in, the two relay setups, --allow-from."""
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    section = slurp(readme).split("\n## Securing the stream\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) == 6, "README section changed shape: %d blocks" % len(blocks)
+    return blocks
+
+
 class CurveTest(harness.ProcessTest):
 
     def keygen(self, name):
@@ -168,11 +178,7 @@ class CurveTest(harness.ProcessTest):
         directory: the binary's path for build/src/downcase, a free port for 4444 and loopback
         HTTP on port 0 are the only changes. Each subscriber must then log the stream; at the
         end the rotated-out key is refused."""
-        readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
-        text = slurp(readme)
-        section = text.split("\n## Securing the stream\n", 1)[1].split("\n## ", 1)[0]
-        blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-        self.assertEqual(len(blocks), 2, "README section changed shape")
+        blocks = readme_blocks()[:2]
         d = self.tmp.path
         pub = None
         subs = []
@@ -207,6 +213,57 @@ class CurveTest(harness.ProcessTest):
         self.assertEqual(read_lines(self.tmp.file("old.log")), [])
         admitted, denied, _ = counters(pub)
         self.assertEqual((admitted, min(denied, 1)), (2, 1))
+
+    def test_readme_reverse_fanin_relay_and_allow_from_commands(self):
+        """Runs the other sh blocks of "Securing the stream" in order, in one temporary
+        directory: loopback with ports chosen by the processes instead of 4444-5556 (every
+        tcp://*:N bound becomes tcp://127.0.0.1:*, and the port announced replaces N where
+        the commands connect to it), loopback HTTP on port 0. After each block every sub it
+        started must log what the block's last pub publishes."""
+        d = self.tmp.path
+        real = {}  # the README's port -> the port the process announced
+        for block in readme_blocks()[2:]:
+            pubs, logs = [], []
+            for line in block.splitlines():
+                line = line.split(" #", 1)[0].strip()
+                if not line:
+                    continue
+                args = shlex.split(line)
+                self.assertIn(args[0], ["build/src/downcase", "mkdir", "cp"], line)
+                if args[0] != "build/src/downcase":
+                    subprocess.run(args, cwd=d, check=True, timeout=10)
+                    continue
+                args = [re.sub(r"^(--[a-z-]+=)(keys/|[\w-]+\.log$)", r"\g<1>%s/\2" % d, a)
+                        for a in args[1:]]
+                # Bound ports in the order the process announces them (a relay: downstream
+                # first).
+                binds = []
+                for a in sorted(args, key=lambda a: not a.startswith("--downstream")):
+                    binds += re.findall(r"tcp://\*:(\d+)", a)
+                args = [re.sub(r"tcp://\*:\d+", "tcp://127.0.0.1:*", a) for a in args]
+                args = [re.sub(r"tcp://127\.0\.0\.1:(\d+)",
+                               lambda m: "tcp://127.0.0.1:%d" % real[m.group(1)], a)
+                        for a in args]
+                if "--role=pub" in args:
+                    args.remove("--role=pub")
+                    proc = self.start(harness.Pub, *args, bind=None)
+                    pubs.append(proc)
+                elif "--role=sub" in args:
+                    proc = self.start(harness.Sub, *args[1:])
+                    logs.append(re.search(r"--log=(\S+)", line).group(1))
+                elif "--role=relay" in args:
+                    proc = self.start(harness.Proc, args)
+                    proc.wait_line(r"relaying ")
+                else:
+                    status, _, err = run(args, cwd=d)
+                    self.assertEqual(status, 0, err)
+                    continue
+                announced = re.findall(r"zmq bind tcp://127\.0\.0\.1:(\d+)", proc.stderr_text())
+                self.assertEqual(len(announced), len(binds), proc.stderr_text())
+                real.update(zip(binds, (int(p) for p in announced)))
+            self.assertTrue(pubs and logs, block)
+            for i, log in enumerate(logs):
+                warm_up(pubs[-1], os.path.join(d, log), marker="readme-%d" % i)
 
     # ---- keygen ----------------------------------------------------------------------------
 

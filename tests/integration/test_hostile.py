@@ -11,8 +11,10 @@ A control checks the attack itself: the same ZMTP 1.0 bytes sent to a pyzmq SUB 
 are delivered as a message, so a test that sees nothing logged is seeing the defence."""
 
 import errno
+import os
 import random
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -163,8 +165,11 @@ class HostileTest(harness.ProcessTest):
     def run_attack(self, host, port, payloads):
         for kind, payload in payloads:
             got = attack(host, port, payload)
-            # The server said its signature at most; never a message, never an answer.
-            self.assertLessEqual(len(got), 64, (kind, got))
+            # The server said the start of its greeting at most (signature, version, and for a
+            # ZMTP 2.0 peer its socket type: 12 bytes; the whole 64-byte greeting to a ZMTP 3
+            # peer); never a message, never an answer.
+            self.assertTrue(got == b"" or got.startswith(b"\xff"), (kind, got))
+            self.assertLessEqual(len(got), 64 if kind == "zmtp3-evil" else 12, (kind, got))
             self.assertNotIn(b"lower case", got, kind)
 
     # ---- the control ------------------------------------------------------------------------
@@ -263,7 +268,8 @@ class HostileTest(harness.ProcessTest):
         legit.start()
         up = refusing_payloads(5, seed=1)
         down = refusing_payloads(4, seed=2) + [("zmtp1.0-listener", b"\x01\x00")] * 5
-        self.run_attack(*host_port(relay.upstream_endpoint), up + [("evil", zmtp3_evil())] * 3)
+        self.run_attack(*host_port(relay.upstream_endpoint),
+                        up + [("zmtp3-evil", zmtp3_evil())] * 3)
         self.run_attack(*host_port(relay.endpoint), down)
         sent = legit.finish()
         self.assert_flowed(log, start, sent)
@@ -352,6 +358,53 @@ class HostileTest(harness.ProcessTest):
         self.assertGreaterEqual(metric(m, "downcase_zap_denied_total", "upstream"), 1)
         self.assertEqual(metric(m, "downcase_zap_denied_total", "downstream"), 0)
         self.assertEqual(m["downcase_zmq_upstream_peers_connected"], 1)
+
+    def test_allow_from_applies_to_every_peer(self):
+        """--allow-from also covers the peers a socket connects to, a peer over ipc:// (no IP
+        address) is refused, and a CURVE client must pass the address check as well as the
+        key check."""
+        # A sub connecting to its pub over IPv4 while admitting ::1 only: its own publisher is
+        # denied on the sub side, and nothing is logged.
+        pub = self.start(harness.Pub)
+        log = self.tmp.file("connecting.log")
+        sub = self.start(harness.Sub, "--allow-from=::1", log=log, connect=pub.endpoint)
+        sub.wait_line(r"zap: denied a client from 127\.0\.0\.1: its address is not in "
+                      r"--allow-from \(sub side\)")
+        for i in range(5):
+            self.assertEqual(pub.get("Not admitted %d" % i)[0], 200)
+        time.sleep(0.3)
+        self.assertEqual(read_lines(log), [])
+
+        # ipc://: no address to match.
+        path = "ipc://" + self.tmp.file("ipc.sock")
+        log = self.tmp.file("ipc.log")
+        sub = self.start(harness.Sub, "--bind=" + path, "--allow-from=0.0.0.0/0",
+                         "--allow-from=::/0", log=log)
+        self.start(harness.Pub, "--connect=" + path, bind=None)
+        sub.wait_line(r"zap: denied a client from localhost:\S*: no IP address \(ipc://\?\), "
+                      r"and --allow-from admits addresses only \(sub side\)")
+        self.assertEqual(read_lines(log), [])
+
+        # CURVE: an allowed key from an address not allowed is denied.
+        for name in ["server", "client"]:
+            p = subprocess.run(harness.WRAPPER + [harness.BINARY, "--keygen=" + name],
+                               cwd=self.tmp.path, capture_output=True, timeout=30 * SLOW)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        allow = self.tmp.file("allow")
+        os.makedirs(allow)
+        shutil.copy(self.tmp.file("client"), allow)
+        pub = self.start(harness.Pub, "--curve-secret=" + self.tmp.file("server_secret"),
+                         "--curve-allow=" + allow, "--allow-from=::1", bind="tcp://*:*")
+        port = int(pub.wait_line(r"zmq bind tcp://\S+:(\d+)").group(1))
+        common = ["--curve-secret=" + self.tmp.file("client_secret"),
+                  "--curve-server=" + self.tmp.file("server")]
+        v4_log, v6_log = self.tmp.file("curve-v4.log"), self.tmp.file("curve-v6.log")
+        self.start(harness.Sub, *common, log=v4_log, connect="tcp://127.0.0.1:%d" % port)
+        self.start(harness.Sub, *common, log=v6_log, connect="tcp://[::1]:%d" % port)
+        warm_up(pub, v6_log)
+        pub.wait_line(r"zap: denied a client from ::ffff:127\.0\.0\.1: its address is not in "
+                      r"--allow-from \(pub side\)")
+        self.assertEqual(read_lines(v4_log), [])
 
     def test_bad_allow_from(self):
         for value, says in [("10.0.0.1/8", "did you mean 10.0.0.0/8"),
