@@ -689,6 +689,25 @@ class CurveTest(harness.ProcessTest):
                 self.assertIn(reason, err)
                 self.assertNotIn("http listening", err)
                 self.assertNotIn("zmq bind", err)
+        # The same checks for the other CURVE servers: a binding sub, the relay's two sides.
+        missing = self.tmp.file("nodir")
+        for name, args, flag in [
+                ("sub", ["--role=sub", "--bind=tcp://127.0.0.1:*", "--curve-allow=" + missing],
+                 "--curve-allow"),
+                ("relay downstream", ["--role=relay", "--upstream=tcp://127.0.0.1:1",
+                                      "--downstream=tcp://127.0.0.1:*",
+                                      "--curve-server=" + server, "--curve-allow=" + missing],
+                 "--curve-allow"),
+                ("relay upstream", ["--role=relay", "--upstream=@tcp://127.0.0.1:*",
+                                    "--downstream=tcp://127.0.0.1:*",
+                                    "--curve-allow-upstream=" + bad],
+                 "--curve-allow-upstream")]:
+            with self.subTest(name):
+                status, _, err = run(args + ["--curve-secret=" + server_secret])
+                self.assertEqual(status, 1, err)
+                self.assertRegex(err, re.escape(flag) + " " + re.escape(
+                    missing if flag == "--curve-allow" else bad))
+                self.assertNotIn("zmq bind", err)
 
     def test_secret_file_in_allow_dir_is_skipped(self):
         server, server_secret = self.keygen("server")
