@@ -142,10 +142,7 @@ static bool decide(struct zap *z, struct zap_policy *p, zmq_msg_t *f, int total,
         unsigned count;
         int rc = scan_dir(z, p, zmq_msg_data(&f[6]), &count);
         if (rc <= 0) {
-            *reason = rc < 0 ? "the allow directory cannot be read"
-                             : (strcmp(p->cfg.allow_flag, "--curve-allow") == 0
-                                    ? "its key is not in --curve-allow"
-                                    : "its key is not in --curve-allow-upstream");
+            *reason = rc < 0 ? "the allow directory cannot be read" : p->key_unknown;
             return false;
         }
     }
@@ -271,6 +268,8 @@ struct zap_policy *zap_policy_add(struct zap *z, const struct zap_policy_config 
     struct zap_policy *p = &z->policies[z->npolicies];
     memset(p, 0, sizeof *p);
     p->cfg = *cfg;
+    snprintf(p->key_unknown, sizeof p->key_unknown, "its key is not in %s",
+             cfg->allow_flag ? cfg->allow_flag : "the allow directory");
     if (cfg->curve && cfg->allow_dir) {
         unsigned count;
         if (scan_dir(z, p, NULL, &count) < 0) {

@@ -78,8 +78,9 @@ struct zap_policy {
     /* The socket's monitor, for its failed and refused connections in the metrics and the
      * stop summary; set by the socket's owner once it is open (NULL: none). */
     const struct zmonitor *monitor;
-    uint64_t admitted; /* requests admitted */
-    uint64_t denied;   /* requests refused: mechanism, address, key, malformed */
+    char key_unknown[64]; /* the refusal's text: "its key is not in --curve-allow" */
+    uint64_t admitted;    /* requests admitted */
+    uint64_t denied;      /* requests refused: mechanism, address, key, malformed */
     struct diag_limit allow_limit;
     struct diag_limit deny_limit;
     struct diag_limit dir_limit;
