@@ -16,7 +16,7 @@
  *     ZMTP 1.0 and 2.0 greetings outright (handshake_v1_0_unversioned, handshake_v1_0,
  *     handshake_v2_0). Without a domain, bytes from a peer whose first byte is not 0xff are
  *     taken as ZMTP 1.0 frames and delivered: measured, a SUB bound without ZAP received
- *     "hello" from 6 raw bytes "\x01\x00\x06\x00hello" sent over a plain TCP connection; with
+ *     "hello" from the 9 raw bytes "\x01\x00\x06\x00hello" sent over plain TCP; with
  *     a domain and this handler it received nothing. Raw bytes and HTTP requests are refused
  *     the same way, as their first byte is not 0xff. The refusal raises no monitor event but
  *     the connection's ACCEPTED and DISCONNECTED: zmonitor.h counts it (zhandshake.h);
