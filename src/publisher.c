@@ -106,8 +106,8 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
     if (rc == 0 && !p->retaining) {
         rc = zsock_set_int(&p->sock, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     }
-    if (rc == 0 && cfg->curve_secret) {
-        rc = curve_server(&p->sock, cfg->curve_secret);
+    if (rc == 0) {
+        rc = curve_secure(&p->sock, &cfg->security);
     }
     if (rc == 0) {
         rc = zsock_tune(&p->sock, ZMQ_SNDHWM, &cfg->tuning);

@@ -33,6 +33,7 @@
 #include "journal.h"
 #include "replay.h"
 #include "retain.h"
+#include "curve.h"
 #include "wire.h"
 #include "zendpoint.h"
 #include "zsock.h"
@@ -54,7 +55,7 @@ struct publisher_config {
     const char *topic; /* framed only */
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
-    const char *curve_secret;      /* NULL: plain; else every endpoint is a CURVE server */
+    struct curve_config security;  /* ZAP domain and CURVE role (curve.h) */
     size_t retain_bytes;           /* --retain; 0: none (framed only: plain has no sequence) */
     struct journal_config journal; /* dir NULL: no journal; else it is the retention */
 };

@@ -16,8 +16,12 @@
  * keep their publisher id and sequence number, so a subscriber downstream still sees every
  * message lost at the relay as a gap of the exact size; `--metrics` shows the relay's count.
  *
- * A recipe over its parts (runtime.h): the status server (--metrics), then both sockets with
- * their monitors. Stopping (SIGINT/SIGTERM): what the XSUB already holds is forwarded (for up
+ * A recipe over its parts (runtime.h): the status server (--metrics), the ZAP handler (zap.h:
+ * one policy per side, bound before either socket attaches), then both sockets with their
+ * monitors. Security per side (curve.h): downstream, with --curve-secret, a CURVE server of the
+ * subscribers (--curve-allow); upstream a CURVE client of the publishers (--curve-server) or
+ * their CURVE server (--curve-allow-upstream), so an encrypted stream stays encrypted across
+ * the relay. Both sides refuse non-ZMTP-3 peers and apply --allow-from. Stopping (SIGINT/SIGTERM): what the XSUB already holds is forwarded (for up
  * to 0.5 s), then the sockets, monitors and status server close, and the XPUB gets
  * RELAY_LINGER_MS for its queued messages to leave when the context ends. */
 #include "relay.h"
@@ -28,8 +32,10 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "diag.h"
 #include "runtime.h"
+#include "zap.h"
 #include "zendpoint.h"
 #include "zmonitor.h"
 #include "zsock.h"
@@ -48,6 +54,7 @@
 struct relay {
     const struct cli_options *o;
     uv_loop_t *loop;
+    struct zap zap;
     struct zsock up;   /* XSUB: publishers */
     struct zsock down; /* XPUB: subscribers */
     struct zmonitor up_monitor;
@@ -248,6 +255,29 @@ static int open_parts(struct runtime *rt)
     zendpoint_split(o->upstreams, o->nupstreams, false, &up);
     zendpoint_split(o->downstreams, o->ndownstreams, true, &down);
     r->loop = &rt->loop;
+    const struct zap_policy_config up_policy = {
+        .side = "upstream",
+        .curve = o->curve_allow_upstream != NULL,
+        .allow_dir = o->curve_allow_upstream,
+        .allow_flag = "--curve-allow-upstream",
+    };
+    const struct zap_policy_config down_policy = {
+        .side = "downstream",
+        .curve = o->curve_secret != NULL,
+        .allow_dir = o->curve_allow,
+        .allow_flag = "--curve-allow",
+    };
+    /* Upstream: a client of the publishers' server key, their server, or plain. */
+    const struct curve_config up_security = {
+        .zap_domain = up_policy.side,
+        .secret = o->curve_server || o->curve_allow_upstream ? o->curve_secret : NULL,
+        .server = o->curve_server,
+    };
+    const struct curve_config down_security = {
+        .zap_domain = down_policy.side,
+        .secret = o->curve_secret,
+    };
+    struct zap_policy *up_p = NULL, *down_p = NULL;
     int rc = runtime_listen(rt);
     if (rc == 0 && r->journaling) {
         const struct journal_config jc = {
@@ -258,6 +288,15 @@ static int open_parts(struct runtime *rt)
         rc = journals_open(&r->journals, r->loop, &jc, "relay");
     }
     if (rc == 0) {
+        rc = zap_open(&r->zap, r->loop, rt->zctx, o->allow_from, o->nallow_from, "relay");
+    }
+    if (rc == 0 && ((up_p = zap_policy_add(&r->zap, &up_policy)) == NULL ||
+                    (down_p = zap_policy_add(&r->zap, &down_policy)) == NULL)) {
+        rc = -EINVAL;
+    }
+    if (rc == 0) {
+        up_p->monitor = &r->up_monitor;
+        down_p->monitor = &r->down_monitor;
         rc = zsock_open(&r->up, rt->zctx, ZMQ_XSUB, "ZMQ_XSUB", "relay", 0, r);
     }
     if (rc == 0) {
@@ -279,6 +318,12 @@ static int open_parts(struct runtime *rt)
     }
     if (rc == 0) {
         rc = zsock_tune(&r->down, ZMQ_SNDHWM, &tuning);
+    }
+    if (rc == 0) {
+        rc = curve_secure(&r->up, &up_security);
+    }
+    if (rc == 0) {
+        rc = curve_secure(&r->down, &down_security);
     }
     if (rc == 0) {
         rc = zmonitor_open(&r->up_monitor, r->loop, rt->zctx, r->up.sock,
@@ -345,7 +390,8 @@ static void close_parts(struct runtime *rt)
         /* Nothing was relayed: nothing is worth the linger. */
         zsock_set_int(&r->down, ZMQ_LINGER, "ZMQ_LINGER", 0);
     }
-    /* Monitors first: they watch the sockets. */
+    /* ZAP and the monitors first: they serve and watch the sockets. */
+    zap_close(&r->zap, runtime_closer(rt));
     zmonitor_close(&r->up_monitor, runtime_closer(rt));
     zmonitor_close(&r->down_monitor, runtime_closer(rt));
     zsock_close(&r->up, runtime_closer(rt));
@@ -393,6 +439,7 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          "Downstream peer connections that ended.", r->down_monitor.down},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    zap_metrics(m, &r->zap);
 }
 
 static const struct runtime_recipe recipe = {

@@ -211,8 +211,8 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
         rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", WIRE_HEAD_TOPIC,
                        WIRE_HEAD_TOPIC_LEN);
     }
-    if (rc == 0 && cfg->curve_secret) {
-        rc = curve_client(&s->sock, cfg->curve_secret, cfg->curve_server);
+    if (rc == 0) {
+        rc = curve_secure(&s->sock, &cfg->security);
     }
     if (rc == 0) {
         rc = zsock_tune(&s->sock, ZMQ_RCVHWM, &cfg->tuning);
