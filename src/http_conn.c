@@ -33,13 +33,11 @@ struct http_conn {
     size_t inflight_off;
     struct buf tail;   /* input left unparsed by a backpressure pause */
     size_t head_bytes; /* target + header names and values of the current request */
-    uint64_t body_bytes;
     struct http_screen screen;
     enum phase phase;
     uint64_t head_deadline; /* uv_now() ms by which the headers must be in (PHASE_HEAD) */
     uint64_t last_activity; /* uv_now() ms of the last byte read or written */
-    bool screening; /* the bytes being parsed belong to a request head */
-    char field[4];  /* the start of the current header name: enough to spot "Host" */
+    char field[4];          /* the start of the current header name: enough to spot "Host" */
     size_t field_len;
     unsigned hosts;
     int reject_status; /* set by a callback that refuses the request */
@@ -274,7 +272,6 @@ static int on_message_begin(llhttp_t *p)
     c->in_message = true;
     c->target.len = 0;
     c->head_bytes = 0;
-    c->body_bytes = 0;
     if (c->phase == PHASE_IDLE) {
         c->phase = PHASE_HEAD;
         c->head_deadline = uv_now(c->server->loop) + c->server->limits.header_timeout_ms;
@@ -296,23 +293,10 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     return count_head(c, n);
 }
 
-/* RFC 9110 section 5.6.2: a header name is a token. */
-static bool is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
+/* The syntax of names and values is the screen's (http_screen.h). */
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
-    /* llhttp 8.1.0 lets a space inside a name through ("X Y: z"); a proxy in front of us may
-     * read such a line differently, so refuse it. */
-    for (size_t i = 0; i < n; i++) {
-        if (!is_tchar((unsigned char)at[i])) {
-            return reject(c, 400, "invalid character in a header name");
-        }
-    }
     for (size_t i = 0; i < n && c->field_len + i < sizeof c->field; i++) {
         c->field[c->field_len + i] = at[i];
     }
@@ -323,11 +307,6 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
-    /* llhttp 8.1.0 accepts a header line with an empty name (": x"); nothing legitimate sends
-     * one, and intermediaries disagree about it, so refuse. */
-    if (c->field_len == 0) {
-        return reject(c, 400, "empty header name");
-    }
     if (c->field_len == 4 && strncasecmp(c->field, "host", 4) == 0) {
         c->hosts++;
     }
@@ -359,19 +338,14 @@ static int on_headers_complete(llhttp_t *p)
         reject(c, 413, "request body larger than the server accepts");
         return -1;
     }
-    c->phase = PHASE_BODY;
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t n)
-{
-    (void)at;
-    struct http_conn *c = p->data;
-    /* Chunked bodies declare no length: count what arrives. */
-    c->body_bytes += n;
-    if (c->body_bytes > c->server->limits.max_body_bytes) {
-        return reject(c, 413, "request body larger than the server accepts");
+    /* The screen checks a chunked body's framing and counts it against the body limit; a
+     * Content-Length body has no framing inside, and its length is checked above. */
+    if (p->flags & F_CHUNKED) {
+        http_screen_chunked(&c->screen, c->server->limits.max_body_bytes);
+    } else {
+        http_screen_unframed(&c->screen);
     }
+    c->phase = PHASE_BODY;
     return 0;
 }
 
@@ -382,7 +356,6 @@ static int on_message_complete(llhttp_t *p)
     struct http_conn *c = p->data;
     c->in_message = false;
     c->phase = PHASE_IDLE;
-    c->screening = true;
     http_screen_reset(&c->screen);
     /* Upgrade and CONNECT are not served: the answer is a normal one, and the connection ends
      * with it, since what the client sends next would not be HTTP. */
@@ -398,6 +371,8 @@ static int on_message_complete(llhttp_t *p)
     return HPE_PAUSED;
 }
 
+/* No on_body: bodies are discarded unseen; their limits are checked from the head
+ * (Content-Length) and by the screen (chunked). */
 static const llhttp_settings_t settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
@@ -405,7 +380,6 @@ static const llhttp_settings_t settings = {
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -426,8 +400,9 @@ static void stop_parsing(struct http_conn *c)
     c->tail.len = 0;
 }
 
-/* Feeds input to llhttp, screening each request head first (http_screen.h). `data` may be the
- * connection's own tail (when resuming after a backpressure pause). */
+/* Feeds input to llhttp through the screen (http_screen.h): each span the screen passes goes to
+ * llhttp, the bytes it says to skip (chunk extensions) do not. `data` may be the connection's
+ * own tail (when resuming after a backpressure pause). */
 static void parse(struct http_conn *c, const char *data, size_t len)
 {
     if (len == 0) {
@@ -437,22 +412,18 @@ static void parse(struct http_conn *c, const char *data, size_t len)
     const char *p = data;
     const char *end = data + len;
     while (p < end) {
-        size_t chunk = (size_t)(end - p);
-        if (c->screening) {
-            bool done;
-            const char *why = NULL;
-            long n = http_screen_scan(&c->screen, p, chunk, &done, &why);
-            if (n < 0) {
-                stop_parsing(c);
-                answer_error(c, 400, why);
-                return;
-            }
-            chunk = (size_t)n;
-            c->screening = !done;
+        struct http_screen_span span;
+        const char *why = NULL;
+        int status = http_screen_scan(&c->screen, p, (size_t)(end - p), &span, &why);
+        if (status != 0) {
+            stop_parsing(c);
+            answer_error(c, status, why);
+            return;
         }
-        enum llhttp_errno err = llhttp_execute(&c->parser, p, chunk);
+        const char *next = p + span.feed + span.skip;
+        enum llhttp_errno err = span.feed > 0 ? llhttp_execute(&c->parser, p, span.feed) : HPE_OK;
         if (err == HPE_OK) {
-            p += chunk;
+            p = next;
             continue;
         }
         if (err == HPE_PAUSED_UPGRADE) {
@@ -618,7 +589,7 @@ int http_conn_accept(struct http_server *s)
     if (rc == 0) {
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
         c->parser.data = c;
-        c->screening = true;
+        http_screen_reset(&c->screen);
         /* The first request's headers are due header_timeout after the connection opens, as
          * nginx's client_header_timeout: a connection that sends nothing is not kept. */
         c->phase = PHASE_HEAD;
