@@ -18,6 +18,14 @@ enum phase {
     PHASE_IDLE, /* between requests: --idle-timeout without progress */
 };
 
+/* The request headers the callbacks look at. */
+enum field_kind {
+    FIELD_OTHER,
+    FIELD_HOST,
+    FIELD_EXPECT,
+    FIELD_TRANSFER_ENCODING,
+};
+
 struct http_conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* the request timeouts, then the lingering close */
@@ -37,10 +45,17 @@ struct http_conn {
     enum phase phase;
     uint64_t head_deadline; /* uv_now() ms by which the headers must be in (PHASE_HEAD) */
     uint64_t last_activity; /* uv_now() ms of the last byte read or written */
-    char field[4];          /* the start of the current header name: enough to spot "Host" */
+    char field[17]; /* the start of the current header name: enough to spot the ones below */
     size_t field_len;
+    enum field_kind field_kind; /* of the header whose value is being parsed */
+    char expect[32];            /* the start of an Expect value */
+    size_t expect_len;
     unsigned hosts;
-    int reject_status; /* set by a callback that refuses the request */
+    bool transfer_encoding; /* the request has a Transfer-Encoding header */
+    bool expect_continue;   /* ... an "Expect: 100-continue" */
+    bool version_done;      /* llhttp has read the request line's version */
+    bool method_refused;    /* llhttp refused the method: screening on to the line's end */
+    int reject_status;      /* set by a callback that refuses the request */
     const char *reject_reason;
     int open_handles;
     bool in_message; /* a request has started and is not complete */
@@ -277,7 +292,11 @@ static int on_message_begin(llhttp_t *p)
         c->head_deadline = uv_now(c->server->loop) + c->server->limits.header_timeout_ms;
     }
     c->field_len = 0;
+    c->field_kind = FIELD_OTHER;
     c->hosts = 0;
+    c->transfer_encoding = false;
+    c->expect_continue = false;
+    c->version_done = false;
     return 0;
 }
 
@@ -293,7 +312,20 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     return count_head(c, n);
 }
 
-/* The syntax of names and values is the screen's (http_screen.h). */
+/* RFC 9110 section 2.5: HTTP/1.2 is served as 1.1 (minor versions are compatible); 505 is for
+ * another major version, known as soon as the request line ends: nothing more is read. */
+static int on_version_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    c->version_done = true;
+    if (llhttp_get_http_major(p) != 1) {
+        return reject(c, 505, "only HTTP/1.x is served");
+    }
+    return 0;
+}
+
+/* The syntax of names and values is the screen's (http_screen.h); the callbacks only look for
+ * the few headers that change how a request is handled. */
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
@@ -304,11 +336,25 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     return count_head(c, n);
 }
 
+static bool field_is(const struct http_conn *c, const char *name)
+{
+    size_t len = strlen(name);
+    return c->field_len == len && strncasecmp(c->field, name, len) == 0;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
-    if (c->field_len == 4 && strncasecmp(c->field, "host", 4) == 0) {
+    c->field_kind = FIELD_OTHER;
+    if (field_is(c, "host")) {
+        c->field_kind = FIELD_HOST;
         c->hosts++;
+    } else if (field_is(c, "expect")) {
+        c->field_kind = FIELD_EXPECT;
+        c->expect_len = 0;
+    } else if (field_is(c, "transfer-encoding")) {
+        c->field_kind = FIELD_TRANSFER_ENCODING;
+        c->transfer_encoding = true;
     }
     c->field_len = 0;
     return 0;
@@ -316,21 +362,59 @@ static int on_header_field_complete(llhttp_t *p)
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
-    (void)at;
-    return count_head(p->data, n);
+    struct http_conn *c = p->data;
+    if (c->field_kind == FIELD_EXPECT) {
+        for (size_t i = 0; i < n && c->expect_len + i < sizeof c->expect; i++) {
+            c->expect[c->expect_len + i] = at[i];
+        }
+        c->expect_len += n;
+    }
+    return count_head(c, n);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    if (c->field_kind == FIELD_EXPECT && c->expect_len <= sizeof c->expect) {
+        /* llhttp leaves the whitespace that ends a value in it. */
+        size_t len = c->expect_len;
+        while (len > 0 && (c->expect[len - 1] == ' ' || c->expect[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == 12 && strncasecmp(c->expect, "100-continue", 12) == 0) {
+            c->expect_continue = true;
+        }
+    }
+    c->field_kind = FIELD_OTHER;
+    return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
-    if (llhttp_get_http_major(p) != 1) {
-        reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are served");
+    unsigned minor = llhttp_get_http_minor(p);
+    /* RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding must be treated as if
+     * its framing were faulty (a 1.0 recipient does not know chunked), and the connection
+     * closed. */
+    if (c->transfer_encoding && minor == 0) {
+        reject(c, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        return -1;
+    }
+    /* llhttp refuses a Transfer-Encoding whose last coding is not chunked, but reads an empty
+     * one as no header at all: a proxy may not. */
+    if (c->transfer_encoding && !(p->flags & F_CHUNKED)) {
+        reject(c, 400, "Transfer-Encoding without chunked");
         return -1;
     }
     /* RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without exactly
-     * one Host header. */
-    if (llhttp_get_http_minor(p) >= 1 && c->hosts != 1) {
+     * one Host header (its value's form is the screen's to check). */
+    if (minor >= 1 && c->hosts != 1) {
         reject(c, 400, c->hosts == 0 ? "missing Host header" : "more than one Host header");
+        return -1;
+    }
+    /* RFC 9112 section 3.2.4: the asterisk form is for a server-wide OPTIONS only. */
+    if (c->target.len == 1 && c->target.data[0] == '*' && llhttp_get_method(p) != HTTP_OPTIONS) {
+        reject(c, 400, "request target '*' is only for OPTIONS");
         return -1;
     }
     /* A declared length past the limit is refused before its first byte is read. */
@@ -340,12 +424,26 @@ static int on_headers_complete(llhttp_t *p)
     }
     /* The screen checks a chunked body's framing and counts it against the body limit; a
      * Content-Length body has no framing inside, and its length is checked above. */
-    if (p->flags & F_CHUNKED) {
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    if (chunked) {
         http_screen_chunked(&c->screen, c->server->limits.max_body_bytes);
     } else {
         http_screen_unframed(&c->screen);
     }
     c->phase = PHASE_BODY;
+    /* RFC 9110 section 10.1.1: to "Expect: 100-continue" a server sends 100 (Continue) before
+     * reading the body, or at once the final status when the head decides it. downcase never
+     * uses a body (the handler sees none), so the head always decides: the answer goes out now,
+     * without waiting for a body the client may never send. Whether the client then sends it or
+     * not cannot be known, so nothing more is read: the answer carries Connection: close. An
+     * HTTP/1.0 request's expectation is ignored, as the RFC requires. */
+    if (c->expect_continue && minor >= 1 && (chunked || p->content_length > 0)) {
+        c->in_message = false;
+        c->phase = PHASE_IDLE;
+        answer(c, false);
+        c->finishing = true;
+        return HPE_PAUSED; /* parse() stops there */
+    }
     return 0;
 }
 
@@ -376,9 +474,11 @@ static int on_message_complete(llhttp_t *p)
 static const llhttp_settings_t settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
+    .on_version_complete = on_version_complete,
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_message_complete = on_message_complete,
 };
@@ -390,7 +490,8 @@ static int status_for(struct http_conn *c, enum llhttp_errno err)
     if (c->reject_status) {
         return c->reject_status;
     }
-    return err == HPE_INVALID_VERSION ? 505 : 400;
+    /* HPE_PAUSED_H2_UPGRADE: "PRI * HTTP/2.0", the preface of HTTP/2 with prior knowledge. */
+    return err == HPE_INVALID_VERSION || err == HPE_PAUSED_H2_UPGRADE ? 505 : 400;
 }
 
 /* Stops reading a connection whose input can no longer be trusted or is no longer wanted. */
@@ -398,6 +499,35 @@ static void stop_parsing(struct http_conn *c)
 {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->tail.len = 0;
+}
+
+/* llhttp stops at the first byte of a method it does not know, and after the target of one it
+ * knows only for RTSP ("PLAY"), in both cases before the request line's version. RFC 9110
+ * section 9.1 makes an unknown method a 501, not a 400, provided the request line is
+ * well-formed: that is the screen's to say, so parse() screens on to the line's end. */
+static bool unknown_method(const struct http_conn *c, enum llhttp_errno err)
+{
+    return c->reject_status == 0 && !c->version_done &&
+           (err == HPE_INVALID_METHOD || err == HPE_INVALID_CONSTANT);
+}
+
+/* After llhttp refused the method, n more bytes of the request line were screened: answers 501
+ * once the line has ended well-formed, 414 if it runs past the head limit first. Returns whether
+ * it answered. */
+static bool refuse_method(struct http_conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if (http_screen_request_line_done(&c->screen)) {
+        stop_parsing(c);
+        answer_error(c, 501, "unknown request method");
+        return true;
+    }
+    if (c->head_bytes > c->server->limits.max_header_bytes) {
+        stop_parsing(c);
+        answer_error(c, 414, "request target too long");
+        return true;
+    }
+    return false;
 }
 
 /* Feeds input to llhttp through the screen (http_screen.h): each span the screen passes goes to
@@ -421,6 +551,13 @@ static void parse(struct http_conn *c, const char *data, size_t len)
             return;
         }
         const char *next = p + span.feed + span.skip;
+        if (c->method_refused) {
+            if (refuse_method(c, span.feed + span.skip)) {
+                return;
+            }
+            p = next;
+            continue;
+        }
         enum llhttp_errno err = span.feed > 0 ? llhttp_execute(&c->parser, p, span.feed) : HPE_OK;
         if (err == HPE_OK) {
             p = next;
@@ -433,13 +570,22 @@ static void parse(struct http_conn *c, const char *data, size_t len)
             return;
         }
         if (err != HPE_PAUSED) {
+            if (unknown_method(c, err)) {
+                c->method_refused = true;
+                if (refuse_method(c, (size_t)(next - llhttp_get_error_pos(&c->parser)))) {
+                    return;
+                }
+                p = next;
+                continue;
+            }
             stop_parsing(c);
             const char *reason =
                 c->reject_reason ? c->reject_reason : llhttp_get_error_reason(&c->parser);
             answer_error(c, status_for(c, err), reason ? reason : llhttp_errno_name(err));
             return;
         }
-        /* A request is complete (on_message_complete paused the parser just after it). */
+        /* A request is complete (on_message_complete paused the parser just after it), or was
+         * answered from its head (on_headers_complete, Expect: 100-continue). */
         p = llhttp_get_error_pos(&c->parser);
         llhttp_resume(&c->parser);
         if (c->finishing) {
@@ -588,6 +734,9 @@ int http_conn_accept(struct http_server *s)
     int rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
     if (rc == 0) {
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+        /* Any HTTP/1.x version is 1.1 to us (on_headers_complete); llhttp 8.1.0 takes only 0.9,
+         * 1.0, 1.1 and 2.0 without this flag. The screen still requires HTTP/DIGIT.DIGIT. */
+        c->parser.lenient_flags |= LENIENT_VERSION;
         c->parser.data = c;
         http_screen_reset(&c->screen);
         /* The first request's headers are due header_timeout after the connection opens, as
