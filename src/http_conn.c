@@ -300,9 +300,10 @@ static int on_message_begin(llhttp_t *p)
     return 0;
 }
 
-static int on_url(llhttp_t *p, const char *at, size_t n)
+/* Gathers the request target: what llhttp hands on_url, and the bytes >= 0x80 the screen kept
+ * from llhttp (parse()), in the order they came. */
+static int add_target(struct http_conn *c, const char *at, size_t n)
 {
-    struct http_conn *c = p->data;
     if (c->target.len + n > c->server->limits.max_header_bytes) {
         return reject(c, 414, "request target too long");
     }
@@ -310,6 +311,11 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
         return reject(c, 500, "out of memory");
     }
     return count_head(c, n);
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    return add_target(p->data, at, n);
 }
 
 /* RFC 9110 section 2.5: HTTP/1.2 is served as 1.1 (minor versions are compatible); 505 is for
@@ -559,6 +565,9 @@ static void parse(struct http_conn *c, const char *data, size_t len)
             continue;
         }
         enum llhttp_errno err = span.feed > 0 ? llhttp_execute(&c->parser, p, span.feed) : HPE_OK;
+        if (err == HPE_OK && span.target && add_target(c, p + span.feed, span.skip) != 0) {
+            err = HPE_USER; /* too long, or out of memory: reject_status says which */
+        }
         if (err == HPE_OK) {
             p = next;
             continue;

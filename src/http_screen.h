@@ -12,11 +12,14 @@
  *
  * Why not llhttp's strict mode instead. Compiled with LLHTTP_STRICT_MODE=1 the same sources
  * refuse those chunk shapes, but also refuse a raw byte >= 0x80 in the request target, which
- * is what curl sends for 'http://host/downcase/?param=ΣΑΣ' and what users rely on; and strict
- * mode still misreads chunked bodies the other way: it refuses valid chunk extensions
- * ("5;a=b;c=d", "5 ;a=b") and accepts a bare LF ending the trailer section and obsolete line
- * folding inside it. Strict mode would need a screen as well, so llhttp stays loose and this
- * screen is the whole of downcase's syntax checking, independent of how llhttp was built:
+ * is what curl sends for 'http://host/downcase/?param=ΣΑΣ' and what users rely on (llhttp 9,
+ * whose strict mode is the only mode, refuses it too); and strict mode still misreads chunked
+ * bodies the other way: it refuses valid chunk extensions ("5;a=b;c=d", "5 ;a=b") and accepts
+ * a bare LF ending the trailer section and obsolete line folding inside it (measured on
+ * Debian's sources compiled both ways). Strict mode would need a screen as well, so the build
+ * keeps llhttp loose and this screen is the whole of downcase's syntax checking. It does not
+ * depend on how llhttp was built: a pkg-config llhttp compiled strict, or a 9.x, sees only
+ * what the screen passed, and the target's bytes >= 0x80 are kept from it (below). The rules:
  *
  *  - request line: method token, one SP, a target of visible ASCII or bytes >= 0x80 (raw
  *    UTF-8), one SP, "HTTP/" DIGIT "." DIGIT, CRLF. Empty lines before it are skipped (RFC 9112
@@ -32,9 +35,12 @@
  *    then the trailer section as above and its final CRLF.
  * A CR must always be followed by LF, and a LF always preceded by CR: every line ends in CRLF.
  *
+ * Two things the screen accepts are left out of what llhttp sees (the `skip` bytes below).
  * Chunk extensions are valid but useless to downcase, and llhttp 8.1.0 refuses some valid ones,
- * so the screen checks them and has them left out of what llhttp sees (the `skip` bytes below):
- * llhttp reads "5;a=b" as "5". Every byte of a chunked body as sent, size lines, extensions,
+ * so llhttp reads "5;a=b" as "5". A request target's runs of bytes >= 0x80 are refused by a
+ * strict llhttp, so llhttp reads "/?p=ΣΑΣ" as "/?p=" and the caller puts the bytes back into
+ * the target it gathers (no target starts with such a byte, so llhttp's view stays a valid
+ * target of the same form). Every byte of a chunked body as sent, size lines, extensions,
  * data, CRLFs and trailers, counts against the body limit (the caller's max_bytes), so a
  * request cannot make the server read without bound through endless extensions or one-byte
  * chunks (the class of CVE-2024-22019); a size line declaring more than is left is refused at
@@ -46,7 +52,7 @@
  * early where the caller must act: at the end of a head (the caller tells it, from llhttp's
  * on_headers_complete, whether a chunked body follows: http_screen_chunked, or not:
  * http_screen_unframed, after which it passes bytes unchecked, a Content-Length body being
- * llhttp's to count), at the end of a chunked body, and after a run of extension bytes. The
+ * llhttp's to count), at the end of a chunked body, and after a run of skipped bytes. The
  * caller resets it when llhttp reports the message complete. A message the screen sees end
  * where llhttp does not is refused (the two never disagree on what the screen accepts; the
  * check makes sure). Refusals are 400, or 413 for a chunked body over its limit. */
@@ -70,7 +76,8 @@ struct http_screen {
 /* What http_screen_scan found in the bytes it was given. */
 struct http_screen_span {
     size_t feed; /* the first `feed` bytes go to the parser */
-    size_t skip; /* then `skip` bytes it must not see (chunk extensions) */
+    size_t skip; /* then `skip` bytes it must not see: chunk extensions, or ... */
+    bool target; /* ... bytes >= 0x80 of the request target, which the caller adds to it */
 };
 
 /* Prepares for the next request. */

@@ -36,6 +36,10 @@ static const struct {
     C("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", false, 0, 0, NULL, true),
     C("GET /downcase/?param=\xce\xa3\xce\x91\xce\xa3 HTTP/1.1\r\nHost: a\r\n\r\n", false, 0, 0,
       NULL, true),
+    C("GET http://h\xc3\xa9/\xce\xa3?p=\xce\xa3"
+      "a\xce\xa3#\xff HTTP/1.1\r\nHost: a\r\n\r\n",
+      false, 0, 0, NULL, true),
+    C("GET \xce\xa3 HTTP/1.1\r\nHost: a\r\n\r\n", false, 0, 400, NULL, 0),
     C("GET / HTTP/1.1\r\nHost: a\r\nX-U: \xce\xa3 \t x\r\nX-E:\r\n\r\n", false, 0, 0, NULL, true),
     C("GET / HTTP/1.2\r\nHost: a\r\n\r\n", false, 0, 0, NULL, true),
     C("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", false, 0, 0, NULL, true),
@@ -149,9 +153,13 @@ static const struct {
 
 struct result {
     int status;
-    char fed[512];
+    char fed[512]; /* what the parser is given */
     size_t fed_len;
-    bool done; /* the screen saw the message end */
+    char rebuilt[512]; /* the same with the target's bytes >= 0x80 put back, as http_conn does */
+    size_t rebuilt_len;
+    size_t line_fed; /* bytes of the request line the parser is given */
+    bool high_fed;   /* ... of which one or more >= 0x80 */
+    bool done;       /* the screen saw the message end */
 };
 
 /* Where a head ends: after the first empty line that follows the request line (empty lines
@@ -184,7 +192,7 @@ static struct result drive(size_t k, const char *in, size_t len, size_t step)
     while (off < len) {
         size_t end = len - off < step ? len : off + step;
         while (off < end) {
-            struct http_screen_span span = {0, 0};
+            struct http_screen_span span = {0, 0, false};
             const char *why = NULL;
             r.status = http_screen_scan(&s, in + off, end - off, &span, &why);
             if (r.status != 0) {
@@ -193,8 +201,19 @@ static struct result drive(size_t k, const char *in, size_t len, size_t step)
             }
             CHECK(span.feed + span.skip >= 1 && span.feed + span.skip <= end - off);
             CHECK(r.fed_len + span.feed <= sizeof r.fed);
+            CHECK(r.rebuilt_len + span.feed + span.skip <= sizeof r.rebuilt);
             memcpy(r.fed + r.fed_len, in + off, span.feed);
             r.fed_len += span.feed;
+            memcpy(r.rebuilt + r.rebuilt_len, in + off, span.feed);
+            r.rebuilt_len += span.feed;
+            if (span.target) {
+                memcpy(r.rebuilt + r.rebuilt_len, in + off + span.feed, span.skip);
+                r.rebuilt_len += span.skip;
+            }
+            for (size_t i = 0; i < span.feed && r.line_fed == r.fed_len - span.feed + i; i++) {
+                r.high_fed = r.high_fed || (unsigned char)in[off + i] >= 0x80;
+                r.line_fed += in[off + i] != '\n';
+            }
             off += span.feed + span.skip;
             if (off == head_len && !framed) {
                 framed = true;
@@ -225,8 +244,8 @@ int main(void)
             if (ok && r.status == 0) {
                 const char *want = cases[k].fed ? cases[k].fed : in;
                 size_t want_len = cases[k].fed ? strlen(want) : len;
-                ok = r.fed_len == want_len && memcmp(r.fed, want, r.fed_len) == 0 &&
-                     r.done == cases[k].complete;
+                ok = r.rebuilt_len == want_len && memcmp(r.rebuilt, want, want_len) == 0 &&
+                     !r.high_fed && r.done == cases[k].complete;
             }
             if (!ok) {
                 fprintf(stderr,
