@@ -26,6 +26,13 @@ enum field_kind {
     FIELD_TRANSFER_ENCODING,
 };
 
+/* Where te_scan is in a Transfer-Encoding value. */
+enum te_state {
+    TE_ELEMENT, /* at the start of a list element: whitespace, a coding's name, or ',' */
+    TE_NAME,    /* inside a coding's name */
+    TE_AFTER,   /* after a name: whitespace, then ',' */
+};
+
 struct http_conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* the request timeouts, then the lingering close */
@@ -48,10 +55,12 @@ struct http_conn {
     char field[17]; /* the start of the current header name: enough to spot the ones below */
     size_t field_len;
     enum field_kind field_kind; /* of the header whose value is being parsed */
-    char expect[32];            /* the start of an Expect value */
-    size_t expect_len;
+    char expect[16];            /* the start of an Expect value */
+    size_t expect_len;          /* bytes of it so far */
+    size_t expect_end;          /* ... up to the last one that is not whitespace */
     unsigned hosts;
     bool transfer_encoding; /* the request has a Transfer-Encoding header */
+    enum te_state te_state; /* where te_scan is in a Transfer-Encoding value */
     bool expect_continue;   /* ... an "Expect: 100-continue" */
     bool version_done;      /* llhttp has read the request line's version */
     bool method_refused;    /* llhttp refused the method: screening on to the line's end */
@@ -358,22 +367,62 @@ static int on_header_field_complete(llhttp_t *p)
     } else if (field_is(c, "expect")) {
         c->field_kind = FIELD_EXPECT;
         c->expect_len = 0;
+        c->expect_end = 0;
     } else if (field_is(c, "transfer-encoding")) {
         c->field_kind = FIELD_TRANSFER_ENCODING;
         c->transfer_encoding = true;
+        c->te_state = TE_ELEMENT;
     }
     c->field_len = 0;
     return 0;
 }
 
+static bool is_token_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Transfer-Encoding = #transfer-coding (RFC 9112 section 6.1): llhttp looks for "chunked" at
+ * the list's end and lets anything before it through ("chu a, chunked"), which another parser
+ * may read otherwise. downcase takes a list of bare coding names (empty elements ignored, RFC
+ * 9110 section 5.6.1) and refuses the rest, transfer-parameters included: nobody sends them,
+ * and chunked has none. Returns false at a byte that breaks the list. */
+static bool te_scan(struct http_conn *c, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)at[i];
+        bool ws = ch == ' ' || ch == '\t';
+        if (ch == ',') {
+            c->te_state = TE_ELEMENT;
+        } else if (is_token_char(ch) && c->te_state != TE_AFTER) {
+            c->te_state = TE_NAME;
+        } else if (ws) {
+            c->te_state = c->te_state == TE_NAME ? TE_AFTER : c->te_state;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    if (c->field_kind == FIELD_TRANSFER_ENCODING && !te_scan(c, at, n)) {
+        return reject(c, 400, "Transfer-Encoding is not a list of codings");
+    }
     if (c->field_kind == FIELD_EXPECT) {
-        for (size_t i = 0; i < n && c->expect_len + i < sizeof c->expect; i++) {
-            c->expect[c->expect_len + i] = at[i];
+        /* llhttp leaves the whitespace that ends a value in it: however much there is, only
+         * what comes before it is compared. */
+        for (size_t i = 0; i < n; i++, c->expect_len++) {
+            if (c->expect_len < sizeof c->expect) {
+                c->expect[c->expect_len] = at[i];
+            }
+            if (at[i] != ' ' && at[i] != '\t') {
+                c->expect_end = c->expect_len + 1;
+            }
         }
-        c->expect_len += n;
     }
     return count_head(c, n);
 }
@@ -381,15 +430,9 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
-    if (c->field_kind == FIELD_EXPECT && c->expect_len <= sizeof c->expect) {
-        /* llhttp leaves the whitespace that ends a value in it. */
-        size_t len = c->expect_len;
-        while (len > 0 && (c->expect[len - 1] == ' ' || c->expect[len - 1] == '\t')) {
-            len--;
-        }
-        if (len == 12 && strncasecmp(c->expect, "100-continue", 12) == 0) {
-            c->expect_continue = true;
-        }
+    if (c->field_kind == FIELD_EXPECT && c->expect_end == 12 &&
+        strncasecmp(c->expect, "100-continue", 12) == 0) {
+        c->expect_continue = true;
     }
     c->field_kind = FIELD_OTHER;
     return 0;

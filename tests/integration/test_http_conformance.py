@@ -178,6 +178,15 @@ CASES = [
          + b"0\r\n\r\n", 400, CLOSE),
     case("empty Transfer-Encoding", "9112 6.1",
          head(b"POST /x HTTP/1.1", b"Host: t", b"Transfer-Encoding:") + b"0\r\n\r\n", 400, CLOSE),
+    case("a Transfer-Encoding that is not a list of codings", "9112 6.1",
+         head(b"POST /x HTTP/1.1", b"Host: t", b"Transfer-Encoding: chu a, chunked")
+         + b"0\r\n\r\n", 400, CLOSE),
+    case("transfer-parameters (downcase takes bare codings only)", "9112 7",
+         head(b"POST /x HTTP/1.1", b"Host: t", b"Transfer-Encoding: gzip;q=1, chunked")
+         + b"0\r\n\r\n", 400, CLOSE),
+    case("another coding before chunked, empty list elements", "9110 5.6.1",
+         head(b"GET /downcase/?param=C HTTP/1.1", b"Host: t", b"Transfer-Encoding: gzip,, chunked")
+         + b"0\r\n\r\n", {200, 501}, KEEP, C200),
     case("transfer codings are case-insensitive", "9112 7",
          head(b"GET /downcase/?param=C HTTP/1.1", b"Host: t", b"Transfer-Encoding: Chunked")
          + b"0\r\n\r\n", 200, KEEP, C200),
@@ -365,7 +374,7 @@ class ConformanceTest(unittest.TestCase):
         ]
         for line, framing, want in cases:
             with self.subTest(line=line, framing=framing):
-                raw = head(line, b"Host: t", b"Expect: 100-Continue ", framing)
+                raw = head(line, b"Host: t", b"Expect: 100-Continue" + b" " * 40, framing)
                 status, headers, body, elapsed = self.expect(raw)
                 self.assertEqual(status, want, body)
                 if want == 200:
