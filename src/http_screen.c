@@ -121,6 +121,13 @@ static unsigned hex_value(unsigned char c)
     return IS_DIGIT(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
 }
 
+/* What a chunked body may still take once the first `used` bytes of this scan are counted (the
+ * budget is charged at the end of each scan, so that checks within it stay exact). */
+static uint64_t left_after(const struct http_screen *s, size_t used)
+{
+    return used < s->budget ? s->budget - used : 0;
+}
+
 static bool is_ext(int state)
 {
     return state >= EXT_BWS && state <= EXT_QUOTED_END;
@@ -419,9 +426,10 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
             break;
         case SIZE:
             for (; i < n && (cls[u[i]] & HEX); i++) {
-                /* A size past what the body may still take is refused at once; this also
-                 * keeps the arithmetic from overflowing. */
-                if (s->size > (s->budget >> 4)) {
+                /* A size past what the body may still take is refused at once (which also
+                 * keeps the arithmetic from overflowing). */
+                uint64_t left = left_after(s, i + 1);
+                if (s->size > (left >> 4) || (s->size << 4 | hex_value(u[i])) > left) {
                     bad = too_large;
                     status = 413;
                     break;
@@ -456,7 +464,8 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
                 bad = bare_cr;
                 break;
             }
-            if (s->size > s->budget) {
+            /* The chunk's data and its CRLF must fit in what is left after this LF. */
+            if (s->size > 0 && s->size + 2 > left_after(s, i + 1)) {
                 bad = too_large;
                 status = 413;
                 break;
@@ -578,13 +587,13 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
             break;
         }
     }
-    if (bad == NULL && s->chunked) {
-        if (i > s->budget) {
-            bad = too_large;
-            status = 413;
-        } else {
-            s->budget -= i;
-        }
+    /* The i bytes before the end, or before the byte that broke a rule, are the chunked body's:
+     * past the limit, that comes first. */
+    if (s->chunked && i > s->budget) {
+        bad = too_large;
+        status = 413;
+    } else if (s->chunked) {
+        s->budget -= i;
     }
     if (bad) {
         *reason = bad;

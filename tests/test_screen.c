@@ -144,6 +144,12 @@ static const struct {
     C(TE "0000000000000000000000000000005\r\nhello\r\n0\r\n\r\n", true, 100, 0, NULL, true),
     C(TE "1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true,
       64, 413, NULL, 0),
+    /* 20 bytes as sent: within 20, over 19; a size line whose data and CRLF cannot fit in what
+     * is left is refused before its data */
+    C(TE "a\r\n0123456789\r\n0\r\n\r\n", true, 20, 0, NULL, true),
+    C(TE "a\r\n0123456789\r\n0\r\n\r\n", true, 19, 413, NULL, 0),
+    C(TE "a\r\n", true, 14, 413, NULL, 0),
+    C(TE "a\r\n", true, 15, 0, NULL, false),
     /* twelve one-byte chunks: 12 * 6 + 5 = 77 bytes sent for 12 bytes of data */
     C(TE ONE_BYTE_CHUNKS, true, 76, 413, NULL, 0),
     C(TE ONE_BYTE_CHUNKS, true, 77, 0, NULL, true),
