@@ -140,6 +140,63 @@ static const char *why(unsigned char c, const char *otherwise)
     return c == '\n' ? bare_lf : otherwise;
 }
 
+/* The common shapes, whole in the buffer, at once: a request line with an ASCII target, and a
+ * field line (a Host one only when its value is a plain name or address with an optional port).
+ * Each returns the bytes it took, CRLF included, or 0 to leave the line to the state machine,
+ * which takes anything else a byte at a time and says what is wrong. They accept a subset of
+ * what it accepts (test_screen feeds every case whole and split at every byte, so both ways).
+ * Why: the state machine's dispatch per byte cost more than llhttp itself (callgrind). */
+static size_t fast_request_line(const unsigned char *u, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (cls[u[i]] & TCHAR)) {
+        i++;
+    }
+    if (i == 0 || i == n || u[i] != ' ') {
+        return 0;
+    }
+    size_t target = ++i;
+    while (i < n && (cls[u[i]] & ASCII)) {
+        i++;
+    }
+    if (i == target || n - i < 11 || u[i] != ' ' || memcmp(u + i + 1, "HTTP/", 5) != 0 ||
+        !IS_DIGIT(u[i + 6]) || u[i + 7] != '.' || !IS_DIGIT(u[i + 8]) || u[i + 9] != '\r' ||
+        u[i + 10] != '\n') {
+        return 0;
+    }
+    return i + 11;
+}
+
+static size_t fast_field_line(const unsigned char *u, size_t n, bool trailers)
+{
+    size_t i = 0;
+    while (i < n && (cls[u[i]] & TCHAR)) {
+        i++;
+    }
+    if (i == 0 || i == n || u[i] != ':') {
+        return 0;
+    }
+    if (i == 4 && !trailers && (u[0] | 0x20) == 'h' && (u[1] | 0x20) == 'o' &&
+        (u[2] | 0x20) == 's' && (u[3] | 0x20) == 't') {
+        for (i++; i < n && (u[i] == ' ' || u[i] == '\t'); i++) {
+        }
+        while (i < n && (cls[u[i]] & REG)) {
+            i++;
+        }
+        if (i < n && u[i] == ':') {
+            for (i++; i < n && IS_DIGIT(u[i]); i++) {
+            }
+        }
+        while (i < n && (u[i] == ' ' || u[i] == '\t')) {
+            i++;
+        }
+    } else {
+        for (i++; i < n && (cls[u[i]] & FIELD); i++) {
+        }
+    }
+    return n - i >= 2 && u[i] == '\r' && u[i + 1] == '\n' ? i + 2 : 0;
+}
+
 /* One byte at a time, except where a state can take a run of bytes of one class: there a tight
  * loop over the class table takes it (the target, names, values, chunk data), since this runs
  * over every byte of every request. */
@@ -154,10 +211,17 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
     int status = 400;
     bool stop = false;
     bool target_skip = false;
+    size_t k;
     while (i < n && !stop && bad == NULL) {
         unsigned char c = u[i];
         switch ((enum state)s->state) {
         case START:
+            if ((cls[c] & TCHAR) && (k = fast_request_line(u + i, n - i)) > 0) {
+                s->request_line = true;
+                s->state = FIELD_START;
+                i += k;
+                break;
+            }
             if (c == '\r') {
                 s->state = START_LF;
             } else if (cls[c] & TCHAR) {
@@ -248,6 +312,10 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
             i++;
             break;
         case FIELD_START:
+            if ((cls[c] & TCHAR) && (k = fast_field_line(u + i, n - i, s->trailers)) > 0) {
+                i += k;
+                break;
+            }
             if (c == '\r') {
                 s->state = END_LF;
             } else if (cls[c] & TCHAR) {
@@ -567,15 +635,14 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
             s->state = EXT_QUOTED;
             i++;
             break;
-        case DATA: {
-            size_t k = n - i < s->size ? n - i : (size_t)s->size;
+        case DATA:
+            k = n - i < s->size ? n - i : (size_t)s->size;
             s->size -= k;
             i += k;
             if (s->size == 0) {
                 s->state = DATA_CR;
             }
             break;
-        }
         case DATA_CR:
         case DATA_LF:
             if (c != (s->state == DATA_CR ? '\r' : '\n')) {
