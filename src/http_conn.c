@@ -539,8 +539,7 @@ static int status_for(struct http_conn *c, enum llhttp_errno err)
     if (c->reject_status) {
         return c->reject_status;
     }
-    /* HPE_PAUSED_H2_UPGRADE: "PRI * HTTP/2.0", the preface of HTTP/2 with prior knowledge. */
-    return err == HPE_INVALID_VERSION || err == HPE_PAUSED_H2_UPGRADE ? 505 : 400;
+    return err == HPE_INVALID_VERSION ? 505 : 400;
 }
 
 /* Stops reading a connection whose input can no longer be trusted or is no longer wanted. */
@@ -580,8 +579,9 @@ static bool refuse_method(struct http_conn *c, size_t n)
 }
 
 /* Feeds input to llhttp through the screen (http_screen.h): each span the screen passes goes to
- * llhttp, the bytes it says to skip (chunk extensions) do not. `data` may be the connection's
- * own tail (when resuming after a backpressure pause). */
+ * llhttp, the bytes it says to skip do not (chunk extensions, dropped; a target's bytes >= 0x80,
+ * added to the target here). `data` may be the connection's own tail (when resuming after a
+ * backpressure pause). */
 static void parse(struct http_conn *c, const char *data, size_t len)
 {
     if (len == 0) {

@@ -65,7 +65,9 @@
 
 struct http_screen {
     uint8_t state;
-    uint8_t pos;       /* inside "HTTP/d.d", a %XX escape, or the field name matched to "host" */
+    /* Where in "HTTP/d.d" or in a %XX escape; how much of a field name matches "host"; in an
+     * IP literal, whether it holds a byte yet. */
+    uint8_t pos;
     bool trailers;     /* the field lines being screened are a chunked body's trailer section */
     bool request_line; /* the request line has been screened whole */
     bool chunked;      /* a chunked body is being screened: its bytes count against budget */
