@@ -205,7 +205,8 @@ int http_screen_scan(struct http_screen *s, const char *p, size_t n, struct http
 {
     const unsigned char *u = (const unsigned char *)p;
     size_t i = 0;
-    /* Where the run of skipped extension bytes began, or n + 1: none yet. */
+    /* Where the run of skipped bytes (an extension, or a target's bytes >= 0x80) began, or
+     * n + 1: none yet. */
     size_t skip_from = is_ext(s->state) ? 0 : n + 1;
     const char *bad = NULL;
     int status = 400;
