@@ -23,6 +23,7 @@ COMMON = {
     "Restart": "on-failure",
     "DynamicUser": "yes",
     "ProtectSystem": "strict",
+    "ReadOnlyPaths": "-/dev/shm -/run/lock",
     "ProtectHome": "yes",
     "NoNewPrivileges": "yes",
     "PrivateTmp": "yes",
