@@ -116,11 +116,11 @@ def cgroup_roots():
     return None
 
 
-def setup_package():
+def setup_package(under_wrapper=False):
     """Checks that this machine can build the package, else exits (see unavailable)."""
     if sys.platform != "linux":
         unavailable("Debian packages are built on Linux")
-    if os.environ.get("DOWNCASE_WRAPPER"):
+    if os.environ.get("DOWNCASE_WRAPPER") and not under_wrapper:
         # The package is built by dpkg-buildpackage, not by this build, so a wrapper such as
         # valgrind would change nothing the suite tests; the plain run covers it.
         print("SKIP: the system suite tests the package, not this build's binary: it runs "
@@ -400,6 +400,7 @@ class Guest:
         deb_dir = self.host(self.DEB_DIR)
         os.makedirs(deb_dir, mode=0o755)
         self.deb = os.path.join(self.DEB_DIR, os.path.basename(self.deb_src))
+        self.deb_rel = "./" + os.path.basename(self.deb_src)
         shutil.copy(self.deb_src, self.host(self.deb))
         os.chmod(self.host(self.deb), 0o644)
         for cg in self.cgroups:
@@ -477,6 +478,12 @@ class Guest:
             say("guest$ " + " ".join(argv))
         return run(["nsenter", "-t", str(self.pid), "-a", "--", "env", "-i"] + genv + argv,
                    timeout=timeout, check_rc=check_rc, quiet=True)
+
+    def apt(self, *args, timeout=300):
+        """apt as the README tells operators to run it, from the .deb's directory (so that
+        `apt install ./downcase_VERSION_ARCH.deb` is the very command)."""
+        return self.run(["sh", "-c", 'cd "$0" && exec apt "$@"', self.DEB_DIR] + list(args),
+                        timeout=timeout)
 
     def sh(self, script, **kw):
         return self.run(["sh", "-c", script], **kw)

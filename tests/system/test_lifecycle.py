@@ -2,8 +2,8 @@
 the guest is made), and compare the file system with what it was before the first install.
 
 Each cycle installs the .deb with apt, starts both services and has a message logged, then
-`apt-get remove` (services stopped, the program gone, the configuration and the log kept) and
-`apt-get purge`. After each purge the file system must equal the one from before the first
+`apt remove` (services stopped, the program gone, the configuration and the log kept) and
+`apt purge`. After each purge the file system must equal the one from before the first
 install but for NOISE (apt's, dpkg's, journald's and systemd's own records) and the user
 database, which keeps the downcase user: Debian's helpers never remove a system user
 (systemd-sysusers has no removal), and the second install must find and reuse it. The log goes
@@ -85,8 +85,8 @@ def status(g):
 
 def cycle(g, n, before, uid_before):
     t = time.monotonic()
-    g.run(["apt-get", "install", "-y", g.deb], timeout=300)
-    say("cycle %d: apt-get install took %.1f s" % (n, time.monotonic() - t))
+    g.apt("install", "-y", g.deb_rel)
+    say("cycle %d: apt install took %.1f s" % (n, time.monotonic() - t))
     user = g.run(["getent", "passwd", "downcase"], quiet=True).stdout.split(":")
     uid = int(user[2])
     if uid_before is not None:
@@ -120,19 +120,19 @@ def cycle(g, n, before, uid_before):
           "files, the log and the units' links (%d differences in all)"
           % (n, len(expected), len(installed)))
 
-    g.run(["apt-get", "remove", "-y", "downcase"], timeout=300)
+    g.apt("remove", "-y", "downcase")
     procs = g.run(["pgrep", "-u", "downcase"], check_rc=False, quiet=True).stdout.split()
     active = [g.run(["systemctl", "is-active", u], check_rc=False, quiet=True).stdout.strip()
               for u in UNITS]
     check(status(g) == "rc" and active == ["inactive", "inactive"] and procs == [],
-          "cycle %d: apt-get remove stopped both services (no process left) and left the "
+          "cycle %d: apt remove stopped both services (no process left) and left the "
           "configuration (dpkg status rc)" % n)
     check(not os.path.lexists(g.host("/usr/bin/downcase")) and
           all(os.path.exists(g.host(f)) for f in CONFFILES) and os.path.exists(g.host(LOG)),
           "cycle %d: the program is gone; the conffiles and the log stay" % n)
 
-    g.run(["apt-get", "purge", "-y", "downcase"], timeout=300)
-    check(status(g) == "unknown", "cycle %d: apt-get purge: dpkg knows no downcase" % n)
+    g.apt("purge", "-y", "downcase")
+    check(status(g) == "unknown", "cycle %d: apt purge: dpkg knows no downcase" % n)
     after = snapshot(g)
     diff = differences(before, after)
     if diff:

@@ -6,7 +6,8 @@ line; journalctl shows both daemons' start-up lines; `systemctl reload downcase-
 log; the shipped /etc/logrotate.d/downcase, run with `logrotate -f` five times under a steady
 stream of requests, loses and duplicates nothing; the units' sandbox lets each service write
 only to its own directories; `systemd-analyze security` rates both running units at most
-MAX_EXPOSURE; SIGKILL brings a service back through Restart=; `systemctl stop` returns within
+MAX_EXPOSURE; SIGKILL brings a service back through Restart=; flags written to
+/etc/default/downcase-pub apply at the next restart; `systemctl stop` returns within
 STOP_SECONDS with exit status 0. Every request goes to 127.0.0.1 inside the guest."""
 
 import gzip
@@ -62,8 +63,8 @@ def log_messages(g, path=LOG):
 
 def install(g):
     t = time.monotonic()
-    g.run(["apt-get", "install", "-y", g.deb], timeout=300)
-    say("apt-get install took %.1f s" % (time.monotonic() - t))
+    g.apt("install", "-y", g.deb_rel)
+    say("apt install took %.1f s" % (time.monotonic() - t))
     user = g.run(["getent", "passwd", "downcase"], quiet=True).stdout.strip().split(":")
     check(len(user) == 7 and 0 < int(user[2]) < 1000 and user[5] == "/nonexistent",
           "the package made a system user downcase (%s)" % ":".join(user))
@@ -299,6 +300,21 @@ def kill_and_restart(g):
     say("ok: the restarted sub logs again")
 
 
+def flags(g):
+    """The operator's way to change flags: /etc/default/downcase-pub, then a restart."""
+    with open(g.host("/etc/default/downcase-pub"), "a") as f:
+        f.write('DOWNCASE_PUB_OPTS="--listen=127.0.0.1:5000 --bind=tcp://127.0.0.1:4444"\n')
+    g.run(["systemctl", "restart", "downcase-pub"])
+    journal = syslib.wait_for(
+        lambda: (lambda j: j if "downcase[pub]: http listening on 127.0.0.1:5000" in j else None)(
+            g.journal("downcase-pub")), 20, "the pub to listen on 127.0.0.1")
+    check("downcase[pub]: zmq bind tcp://127.0.0.1:4444" in journal,
+          "flags from /etc/default/downcase-pub after systemctl restart: the pub listens and "
+          "binds on 127.0.0.1")
+    out = syslib.wait_for(lambda: curl(g, "Flags", check_rc=False), 10, "the pub to answer")
+    check(out == "lower case of Flags is flags", "the pub with the new flags answers")
+
+
 def stop(g):
     for unit in UNITS:
         t = time.monotonic()
@@ -326,6 +342,7 @@ def main():
         sandbox(g)
         security(g)
         kill_and_restart(g)
+        flags(g)
         stop(g)
     say("passed")
     return 0

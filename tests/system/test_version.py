@@ -31,7 +31,7 @@ def main():
     check(changelog_version(syslib.SRCDIR) == version,
           "debian/changelog's newest entry is version %s too" % version)
 
-    syslib.setup_package()
+    syslib.setup_package(under_wrapper=True)  # a few seconds, and no daemon to wrap
     with tempfile.TemporaryDirectory(prefix="downcase-version-") as tmp:
         for rel in syslib.source_files():
             src, dst = os.path.join(syslib.SRCDIR, rel), os.path.join(tmp, rel)
