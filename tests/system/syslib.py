@@ -146,6 +146,9 @@ def setup():
             unavailable("the kernel has no overlay file system")
     os.makedirs(CACHE, exist_ok=True)
     clean_leftovers()
+    # meson's timeout sends SIGTERM: unwind, so that the guest is shut down and its mount and
+    # cgroups removed (nspawn runs in a session of its own, out of reach of meson's kill).
+    signal.signal(signal.SIGTERM, lambda signum, frame: fail("terminated (SIGTERM)"))
 
 
 class Lock:
