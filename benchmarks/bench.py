@@ -12,9 +12,13 @@ the other, so their ratios come from the same minutes of a shared, noisy machine
 
 Sections:
   http     wrk keep-alive at 50 and 500 connections and pipelined (depth 16) against
-           downcase pub (framed, with a downcase sub logging), nginx (return 200, one worker)
+           downcase pub (framed, with a downcase sub logging; with its default memory
+           retention, with --journal, and with --retain=0), nginx (return 200, one worker)
            and the Node.js peer (benchmarks/node-peer), then the nothing-lost counts; and,
            as a control, the same pub with no subscriber (HTTP alone)
+  catchup  a sub stopped while 1,000,000 messages are published, then started: the rate at
+           which it fetches and logs them from the pub's retention, next to its live rate
+  journal  the journal's append throughput (benchmarks/jbench) next to dd on the same disk
   flood    lines/s the downcase sub writes while zflood floods it, next to zsink
   memory   RSS of an idle pub and with many idle keep-alive connections
   cost     callgrind instructions per request and the top functions
@@ -238,10 +242,13 @@ class Peer:
                                       "--connect=" + ep, "--log=" + self.log_path]),
             stderr=subprocess.DEVNULL)
 
+    extra = ()  # more pub flags (the variants below)
+
     def pub_argv(self, ep):
         """downcase --role=pub as measured: framed, on self.port, binding ep."""
         return pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
-                                   "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep])
+                                   "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep] +
+                      list(self.extra))
 
 
 class DowncasePeer(Peer):
@@ -295,6 +302,21 @@ class DowncasePeer(Peer):
             "gap_lines": gaps,
             "gap_lost": lost_in_gaps,
         }
+
+
+class DowncaseJournalPeer(DowncasePeer):
+    """The pub keeping its retention on disk (--journal, default sync every second)."""
+    name = "downcase --journal"
+
+    def start(self, tmp):
+        self.extra = ["--journal=" + os.path.join(tmp, "journal")]
+        return super().start(tmp)
+
+
+class DowncaseNoRetainPeer(DowncasePeer):
+    """The pub without retention (--retain=0): the behaviour before it, for comparison."""
+    name = "downcase --retain=0"
+    extra = ["--retain=0"]
 
 
 class DowncaseAlonePeer(Peer):
@@ -417,7 +439,8 @@ SCENARIOS = [("keep-alive, 50 conns", 50, 0), ("keep-alive, 500 conns", 500, 0),
 
 
 def section_http(ctx):
-    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx), DowncaseAlonePeer(ctx)]
+    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx), DowncaseAlonePeer(ctx),
+             DowncaseJournalPeer(ctx), DowncaseNoRetainPeer(ctx)]
     results = {(p.name, s[0]): [] for p in peers for s in SCENARIOS}
     counts = []
     # Each run gets freshly started processes (and its own sub and log), so the counts of item 2
@@ -486,15 +509,15 @@ def section_http(ctx):
 
     print("\n## Nothing lost: each downcase run's 2xx answers (warm-up included) vs its sub's "
           "log\n")
-    print("| round | scenario | 2xx answered | published | not queued | lines logged "
+    print("| server | round | scenario | 2xx answered | published | not queued | lines logged "
           "| gap lines (lost) | lost |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for c in counts:
-        if c["peer"] != "downcase":
+        if "answered" not in c or c["peer"] == "node":
             continue
-        print("| %d | %s | %d | %d | %d | %d | %d (%d) | %d |" % (
-            c["round"], c["scenario"], c["answered"], c["published"], c["not_queued"], c["logged"],
-            c["gap_lines"], c["gap_lost"], c["answered"] - c["logged"]))
+        print("| %s | %d | %s | %d | %d | %d | %d | %d (%d) | %d |" % (
+            c["peer"], c["round"], c["scenario"], c["answered"], c["published"], c["not_queued"],
+            c["logged"], c["gap_lines"], c["gap_lost"], c["answered"] - c["logged"]))
     if ctx.node_zmq:
         print("\nThe Node peer (PUB drops silently past its high-water mark):\n")
         print("| round | scenario | answered | lines logged | lost |")
@@ -586,6 +609,123 @@ def section_flood(ctx):
     ctx.results["flood"] = dict(med, sub_vs_fwrite=r_fwrite, sub_vs_discard=r_discard)
 
 
+def section_catchup(ctx):
+    """A sub that was away while n messages were published fetches them all from the pub's
+    memory retention when it comes back: the rate at which it logs them (first to last line's
+    timestamps), next to the rate at which it logs a live flood (the flood section's zflood)."""
+    n = ctx.flood_count
+    rates = []
+    for rnd in range(ctx.rounds):
+        with tempfile.TemporaryDirectory(prefix="bench-catchup-") as tmp:
+            port = free_port()
+            ep = "tcp://127.0.0.1:%d" % free_port()
+            log_path = os.path.join(tmp, "sub.log")
+            pub = ctx.procs.start(pinned(SERVER_CPU, [
+                ctx.downcase, "--role=pub", "--wire=framed", "--retain=512m",
+                "--listen=127.0.0.1:%d" % port, "--bind=" + ep]), stderr=subprocess.DEVNULL)
+            sub_argv = pinned(SERVER_CPU, [ctx.downcase, "--role=sub", "--wire=framed",
+                                           "--connect=" + ep, "--log=" + log_path])
+            try:
+                sub = ctx.procs.start(sub_argv, stderr=subprocess.DEVNULL)
+                wait_subscribed(port, log_path)
+                wait_stable_lines(log_path)
+                if ctx.procs.stop(sub) != 0:
+                    raise RuntimeError("downcase sub failed")
+                before = count_lines(log_path, b"lower case")
+                subprocess.run(pinned(CLIENT_CPU, [ctx.hclient, "requests", "127.0.0.1",
+                                                   str(port), str(n), "50"]),
+                               check=True, capture_output=True, timeout=600)
+                t0 = time.monotonic()
+                sub = ctx.procs.start(sub_argv, stderr=subprocess.DEVNULL)
+                deadline = time.monotonic() + 120
+                while count_lines(log_path, b" " + BODY.encode()) < n:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the sub fetched %d of %d" % (
+                            count_lines(log_path, b" " + BODY.encode()), n))
+                    time.sleep(0.05)
+                wall = time.monotonic() - t0
+                if ctx.procs.stop(sub) != 0:
+                    raise RuntimeError("downcase sub failed")
+                logged = count_lines(log_path, b" " + BODY.encode())
+                if logged != n or count_lines(log_path, b"!gap") != 0:
+                    raise RuntimeError("catch-up logged %d of %d, or a gap" % (logged, n))
+                # The fetched lines' own span: from the first fetched line to the last.
+                with open(log_path, "rb") as f:
+                    lines = f.read().splitlines()[before:]
+                span = log_span_of(lines)
+            finally:
+                ctx.procs.stop(pub)
+        rate = (n - 1) / span if span > 0 else 0
+        rates.append((rate, wall))
+        log("round %d catch-up: %d messages logged in %.3f s (%.0f msg/s), %.2f s from the "
+            "sub's start" % (rnd + 1, n, span, rate, wall))
+    rate = statistics.median(r for r, _ in rates)
+    wall = statistics.median(w for _, w in rates)
+    live = ctx.results.get("flood", {}).get("downcase sub -> file")
+    print("\n## Catch-up: a sub away while %d messages were published, then started again, "
+          "median of %d\n" % (n, ctx.rounds))
+    print("| | messages/s |")
+    print("|---|---:|")
+    print("| fetched from the pub's retention and logged | %.0f |" % rate)
+    if live:
+        print("| logged live, flooded by zflood (flood section, same run) | %.0f |" % live)
+    print("\nEvery fetched message was logged exactly once (%d lines, no gap line); %.2f s from "
+          "the sub's start to the last line." % (n, wall))
+    ctx.results["catchup"] = {"messages": n, "msg_per_s": rate, "seconds_from_start": wall,
+                              "live_msg_per_s": live}
+
+
+def log_span_of(lines):
+    """Seconds between the first and last of these text lines' timestamps."""
+    def stamp(line):
+        t = time.strptime(line[:19].decode(), "%Y-%m-%dT%H:%M:%S")
+        return time.mktime(t) + int(line[20:23]) / 1000.0
+    return stamp(lines[-1]) - stamp(lines[0])
+
+
+def section_journal(ctx):
+    """The journal's appends (benchmarks/jbench: the code the pub runs per message, with one
+    fdatasync at the end) next to dd writing the same bytes to the same directory."""
+    n = ctx.flood_count
+    size = 60
+    rows = []
+    for rnd in range(ctx.rounds):
+        with tempfile.TemporaryDirectory(prefix="bench-journal-", dir=ctx.journal_dir) as tmp:
+            jb = subprocess.run(pinned(SERVER_CPU, [ctx.jbench, os.path.join(tmp, "j"), str(n),
+                                                    str(size)]),
+                                capture_output=True, text=True, timeout=300)
+            if jb.returncode != 0:
+                raise RuntimeError("jbench: " + jb.stderr.strip())
+            m = re.search(r"bytes (\d+) append_seconds ([\d.]+) synced_seconds ([\d.]+)",
+                          jb.stdout)
+            nbytes, app, syn = int(m.group(1)), float(m.group(2)), float(m.group(3))
+            mib = max(1, nbytes // (1024 * 1024))
+            dd = {}
+            for label, conv in (("dd", []), ("dd conv=fdatasync", ["conv=fdatasync"])):
+                t0 = time.monotonic()
+                subprocess.run(pinned(SERVER_CPU, ["dd", "if=/dev/zero",
+                                                   "of=" + os.path.join(tmp, "dd"), "bs=1M",
+                                                   "count=%d" % mib] + conv),
+                               check=True, capture_output=True, timeout=300)
+                dd[label] = mib * 1024 * 1024 / (time.monotonic() - t0) / 1e6
+            rows.append({"append": nbytes / app / 1e6, "synced": nbytes / syn / 1e6,
+                         "records_per_s": n / app, **dd})
+            log("round %d journal: %.0f MB/s appending, %.0f MB/s with the sync; dd %.0f MB/s, "
+                "%.0f MB/s with fdatasync" % (rnd + 1, rows[-1]["append"], rows[-1]["synced"],
+                                             dd["dd"], dd["dd conv=fdatasync"]))
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    print("\n## Journal: %d records of %d bytes of text (%s), median of %d\n" % (
+        n, size, ctx.journal_dir or tempfile.gettempdir(), ctx.rounds))
+    print("| writer | MB/s | vs dd | vs dd conv=fdatasync |")
+    print("|---|---:|---:|---:|")
+    for label, key in (("journal appends (%.0f records/s)" % med["records_per_s"], "append"),
+                       ("journal appends, then fdatasync", "synced"), ("dd bs=1M", "dd"),
+                       ("dd bs=1M conv=fdatasync", "dd conv=fdatasync")):
+        print("| %s | %.0f | %s | %s |" % (label, med[key], ratio(med[key], med["dd"]),
+                                          ratio(med[key], med["dd conv=fdatasync"])))
+    ctx.results["journal"] = med
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -625,7 +765,9 @@ def section_memory(ctx):
                              "bytes_per_conn": per}
 
 
-def section_cost(ctx):
+def callgrind_pub(ctx, extra):
+    """callgrind over ctx.cost_requests requests to a pub with these extra flags: (total
+    instructions, the callgrind_annotate text)."""
     n = ctx.cost_requests
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         port = free_port()
@@ -637,7 +779,7 @@ def section_cost(ctx):
         pub = ctx.procs.start(pinned(SERVER_CPU, [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out,
             ctx.downcase, "--role=pub", "--wire=framed", "--listen=127.0.0.1:%d" % port,
-            "--bind=" + ep]), stderr=subprocess.DEVNULL)
+            "--bind=" + ep] + list(extra)), stderr=subprocess.DEVNULL)
         sub = ctx.procs.start(pinned(CLIENT_CPU, [
             ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
             "--log=" + sub_log]), stderr=subprocess.DEVNULL)
@@ -659,6 +801,13 @@ def section_cost(ctx):
                              capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"([\d,]+) +\(100\.0%\) +PROGRAM TOTALS", ann).group(1)
                 .replace(",", ""))
+    return total, ann
+
+
+def section_cost(ctx):
+    n = ctx.cost_requests
+    total, ann = callgrind_pub(ctx, [])
+    total_old, _ = callgrind_pub(ctx, ["--retain=0"])
     # "Ir (pct)  file:function [object]": one function can appear under several files
     # (inlined code), so the rows are summed per function name.
     costs = {}
@@ -677,15 +826,16 @@ def section_cost(ctx):
                   for fn, (ir, obj) in costs.items()), reverse=True)
     print("\n## Cost per request: callgrind over %d requests, one keep-alive connection, "
           "sub connected\n" % n)
-    print("%.0f instructions per request (%d in all; start-up and shutdown excluded).\n" % (
-        total / n, total))
+    print("%.0f instructions per request with the default retention (%d in all; start-up and "
+          "shutdown excluded); %.0f with --retain=0 in the same run (%+.0f).\n" % (
+              total / n, total, total_old / n, (total - total_old) / n))
     print("| function (self cost) | instructions per request | share |")
     print("|---|---:|---:|")
     for ir, pct, fn in top[:ctx.top]:
         print("| `%s` | %.0f | %.1f %% |" % (fn, ir / n, pct))
     print("\nBy object: " + ", ".join("%s %.0f %%" % (o, 100.0 * ir / total) for o, ir in
                                        sorted(by_obj.items(), key=lambda x: -x[1])[:5]) + ".")
-    ctx.results["cost"] = {"ir_per_request": total / n,
+    ctx.results["cost"] = {"ir_per_request": total / n, "ir_per_request_retain0": total_old / n,
                            "top": [(fn, ir / n, pct) for ir, pct, fn in top[:ctx.top]]}
 
 
@@ -742,8 +892,9 @@ def section_startup(ctx):
     ctx.results["startup_ms"] = {k: statistics.median(v) for k, v in rows.items()}
 
 
-SECTIONS = {"http": section_http, "flood": section_flood, "memory": section_memory,
-            "cost": section_cost, "startup": section_startup}
+SECTIONS = {"http": section_http, "flood": section_flood, "catchup": section_catchup,
+            "memory": section_memory, "cost": section_cost, "startup": section_startup,
+            "journal": section_journal}
 
 
 # --- forward: into NATS JetStream ------------------------------------------------------------
@@ -922,6 +1073,8 @@ def main():
     ap.add_argument("--node-dir", required=True, help="server.js with node_modules installed")
     ap.add_argument("--node-zmq", choices=("yes", "no"), default="yes")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--journal-dir", default=None,
+                    help="where the journal section writes (default: the temporary directory)")
     ap.add_argument("--sub-cpu", choices=(SERVER_CPU, CLIENT_CPU), default=SERVER_CPU,
                     help="core of the logging subscriber in the HTTP runs (default: the "
                          "server's, and its CPU time counts as the server's; %s: wrk's)"
@@ -936,6 +1089,8 @@ def main():
     ctx.downcase = os.path.join(args.build, "src", "downcase")
     ctx.zflood = os.path.join(args.build, "benchmarks", "zflood")
     ctx.zsink = os.path.join(args.build, "benchmarks", "zsink")
+    ctx.jbench = os.path.join(args.build, "benchmarks", "jbench")
+    ctx.journal_dir = args.journal_dir
     ctx.hclient = os.path.join(args.build, "benchmarks", "hclient")
     ctx.jspub = os.path.join(args.build, "benchmarks", "jspub")
     ctx.jsctl = os.path.join(args.build, "tests", "jsctl")

@@ -20,12 +20,15 @@
 const char *const cli_usage[] = {
     "Usage: downcase --role=pub [--listen=HOST:PORT] [ENDPOINTS] [--wire=plain|framed]\n"
     "                [--topic=NAME] [--retain=SIZE | --journal=DIR]\n"
-    "                [--curve-secret=FILE [--curve-allow=DIR]]\n"
+    "                [--curve-secret=FILE [--curve-allow=DIR | --curve-server=FILE]]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
     "                [--wire=plain|framed] [--topic=PREFIX]... [--state=PATH]\n"
-    "                [--curve-secret=FILE --curve-server=FILE]\n"
+    "                [--curve-secret=FILE [--curve-server=FILE | --curve-allow=DIR]]\n"
     "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
-    "                [--retain=SIZE] [--metrics=HOST:PORT]\n"
+    "                [--retain=SIZE | --journal=DIR] [--metrics=HOST:PORT]\n"
+    "                [--curve-secret=FILE [--curve-allow=DIR]\n"
+    "                (--curve-server=FILE | --curve-allow-upstream=DIR)]\n"
+    "       (every role also takes [--allow-from=CIDR]...)\n"
     "       downcase --keygen=NAME\n"
     "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
@@ -68,10 +71,11 @@ const char *const cli_usage[] = {
     "Retention (framed messages; subscribers fetch what they missed):\n"
     "  --retain=SIZE            pub, relay: recent messages kept in memory (default\n"
     "                           64m; 0: off, a full subscriber queue is answered 503)\n"
-    "  --journal=DIR            pub: keep them on disk instead, appended before each 200;\n"
-    "                           the publisher id and sequence survive restarts\n"
-    "  --journal-size=SIZE      pub: oldest segments removed past it (default 1g)\n"
-    "  --journal-sync=TIME      pub: fdatasync interval (default 1s; 0: before answers)\n"
+    "  --journal=DIR            pub, relay: keep them on disk instead (pub: appended\n"
+    "                           before each 200; the id and sequence survive restarts)\n"
+    "  --journal-size=SIZE      oldest segments removed past it (default 1g; a relay:\n"
+    "                           per publisher)\n"
+    "  --journal-sync=TIME      fdatasync interval (default 1s; 0: before answers)\n"
     "HTTP limits (the pub's server and the sub's or relay's --metrics server):\n"
     "  --max-header-bytes=SIZE  request line + headers (default 8k); past it 431 (414 for\n"
     "                           a long target)\n"
@@ -89,14 +93,22 @@ const char *const cli_usage[] = {
     "SIZE is bytes or with k/m/g (KiB/MiB/GiB); TIME is seconds or with ms/s/m.\n"
     "\n",
 
-    "CurveZMQ (pub and sub):\n"
+    "CurveZMQ (every role) and admission:\n"
     "  --keygen=NAME            write a CurveZMQ key pair: NAME (public certificate) and\n"
     "                           NAME_secret (mode 0600), czmq's format; never overwrites\n"
-    "  --curve-secret=FILE      encrypt with CurveZMQ using this side's NAME_secret file\n"
-    "                           (pub: every endpoint becomes a CURVE server)\n"
-    "  --curve-allow=DIR        pub: admit only clients whose public certificate is in DIR\n"
-    "                           (re-read at each handshake; default: any CURVE client)\n"
-    "  --curve-server=FILE      sub: the publisher's public certificate (with --curve-secret)\n"
+    "  --curve-secret=FILE      encrypt with CurveZMQ using this side's NAME_secret file;\n"
+    "                           alone it makes the socket a CURVE server (pub, a sub that\n"
+    "                           binds, the relay's downstream)\n"
+    "  --curve-server=FILE      the server's public certificate: this side is its CURVE\n"
+    "                           client (sub; a pub connecting into a binding sub; the\n"
+    "                           relay's upstream connecting to publishers)\n"
+    "  --curve-allow=DIR        a CURVE server admits only clients whose public certificate\n"
+    "                           is in DIR (re-read at each handshake; default: any client);\n"
+    "                           relay: its downstream\n"
+    "  --curve-allow-upstream=DIR  relay: its upstream is a CURVE server admitting only the\n"
+    "                           publishers whose public certificate is in DIR\n"
+    "  --allow-from=CIDR        admit ZeroMQ peers from this address range only (IPv4 or\n"
+    "                           IPv6, e.g. 10.0.0.0/8, ::1), repeatable; every socket\n"
     "Other:\n"
     "  --probe=URL              GET http://HOST[:PORT]/PATH and exit 0 on a 200 answer,\n"
     "                           1 otherwise (a health check; 3 s at most)\n"
@@ -119,13 +131,14 @@ enum kind {
     K_DURATION, /* milliseconds, with ms/s/m */
     K_COUNT,    /* a plain number */
     K_PROBE,    /* an http:// URL, parsed into probe_target */
+    K_CIDR,     /* ADDRESS/PREFIX appended to a list of CLI_MAX_ALLOW_FROM; its count at aux */
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
 #define ROLE_SUB (1u << CLI_ROLE_SUB)
 #define ROLE_RELAY (1u << CLI_ROLE_RELAY)
 #define ROLE_ANY (ROLE_PUB | ROLE_SUB | ROLE_RELAY)
-#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic, --curve-secret */
+#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic */
 
 /* Limits past which a setting is surely a typo; they also keep every value in range of the
  * types the libraries take (int for ZeroMQ options, size_t for buffers). */
@@ -192,17 +205,22 @@ static const struct flag {
     {"heartbeat", 0, K_DURATION, ROLE_ANY, false, AT(heartbeat_ms), 0, 0, MAX_TIMEOUT_MS, 100, NULL,
      0, NULL},
     {"keygen", 0, K_PATH, ROLE_ANY, false, AT(keygen), 0, 0, 0, 0, NULL, 0, NULL},
-    {"curve-secret", 0, K_PATH, ROLE_NET, false, AT(curve_secret), 0, 0, 0, 0, NULL, 0, NULL},
-    {"curve-server", 0, K_PATH, ROLE_SUB, false, AT(curve_server), 0, 0, 0, 0, NULL, 0, NULL},
-    {"curve-allow", 0, K_PATH, ROLE_PUB, false, AT(curve_allow), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-secret", 0, K_PATH, ROLE_ANY, false, AT(curve_secret), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-server", 0, K_PATH, ROLE_ANY, false, AT(curve_server), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-allow", 0, K_PATH, ROLE_ANY, false, AT(curve_allow), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-allow-upstream", 0, K_PATH, ROLE_RELAY, false, AT(curve_allow_upstream), 0, 0, 0, 0,
+     NULL, 0, NULL},
+    {"allow-from", 0, K_CIDR, ROLE_ANY, true, AT(allow_from),
+     offsetof(struct cli_options, nallow_from), 0, 0, 0, NULL, 0, NULL},
     {"probe", 0, K_PROBE, ROLE_ANY, false, AT(probe), 0, 0, 0, 0, NULL, 0, NULL},
     {"retain", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(retain_bytes), 0, 0, MAX_RETAIN, 0, NULL,
      0, NULL},
-    {"journal", 0, K_PATH, ROLE_PUB, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0, NULL},
-    {"journal-size", 0, K_SIZE, ROLE_PUB, false, AT(journal_bytes), 0, 64 * 1024, MAX_JOURNAL, 0,
-     NULL, 0, NULL},
-    {"journal-sync", 0, K_DURATION, ROLE_PUB, false, AT(journal_sync_ms), 0, 0, MAX_TIMEOUT_MS, 0,
-     NULL, 0, NULL},
+    {"journal", 0, K_PATH, ROLE_PUB | ROLE_RELAY, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0,
+     NULL},
+    {"journal-size", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(journal_bytes), 0, 64 * 1024,
+     MAX_JOURNAL, 0, NULL, 0, NULL},
+    {"journal-sync", 0, K_DURATION, ROLE_PUB | ROLE_RELAY, false, AT(journal_sync_ms), 0, 0,
+     MAX_TIMEOUT_MS, 0, NULL, 0, NULL},
     {"state", 0, K_PATH, ROLE_SUB, false, AT(state_path), 0, 0, 0, 0, NULL, 0, NULL},
     {"forward", 0, K_PATH, ROLE_SUB, false, AT(forward), 0, 0, 0, 0, NULL, 0, NULL},
     {"forward-pending", 0, K_COUNT, ROLE_SUB, false, AT(forward_pending), 0, 1, FORWARD_MAX_PENDING,
@@ -443,6 +461,22 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         }
         o->probe = v;
         return 0;
+    case K_CIDR: {
+        size_t *count = field(o, f->aux);
+        if (*count == CLI_MAX_ALLOW_FROM) {
+            return fail(err, "too many %s ranges (at most %d)", shown, CLI_MAX_ALLOW_FROM);
+        }
+        const char *why = "";
+        char hint[64];
+        if (cidr_parse(v, &((struct cidr *)field(o, f->at))[*count], &why, hint, sizeof hint) < 0) {
+            return fail(err,
+                        "invalid value '%s' for %s (%s%s%s; expected ADDRESS/PREFIX, e.g. "
+                        "10.0.0.0/8 or fd00::/8)",
+                        v, shown, why, *hint ? ": did you mean " : "", hint);
+        }
+        (*count)++;
+        return 0;
+    }
     }
     return 0;
 }
@@ -539,15 +573,55 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (o->curve_allow && !o->curve_secret) {
             return fail(err, "--curve-allow needs --curve-secret (the publisher's own key pair)");
         }
+        if (o->curve_server && !o->curve_secret) {
+            return fail(err, "--curve-server needs --curve-secret (the publisher's own key pair, "
+                             "which it presents as a CURVE client)");
+        }
+        if (o->curve_server && o->curve_allow) {
+            return fail(err, "--curve-allow and --curve-server exclude each other: with "
+                             "--curve-server the publisher is a CURVE client (of a subscriber "
+                             "that binds), and --curve-allow is a server's list");
+        }
     } else if (o->role == CLI_ROLE_RELAY) {
         /* No default: a relay sits between two tiers the operator names. */
         if (o->nupstreams == 0 || o->ndownstreams == 0) {
             return fail(err, "--role=relay needs at least one --upstream and one --downstream");
         }
+        if ((was_seen(seen, "journal-size") || was_seen(seen, "journal-sync")) &&
+            o->journal_dir == NULL) {
+            return fail(err, "--journal-size and --journal-sync need --journal=DIR");
+        }
+        const char *needs_secret = o->curve_server           ? "--curve-server"
+                                   : o->curve_allow          ? "--curve-allow"
+                                   : o->curve_allow_upstream ? "--curve-allow-upstream"
+                                                             : NULL;
+        if (needs_secret && !o->curve_secret) {
+            return fail(err, "%s needs --curve-secret (the relay's own key pair)", needs_secret);
+        }
+        if (o->curve_server && o->curve_allow_upstream) {
+            return fail(err, "--curve-server and --curve-allow-upstream exclude each other: the "
+                             "relay's upstream is either a CURVE client of the publishers or "
+                             "their server");
+        }
+        if (o->curve_secret && !o->curve_server && !o->curve_allow_upstream) {
+            return fail(err, "a relay with --curve-secret needs --curve-server (its upstream "
+                             "connects to CURVE publishers) or --curve-allow-upstream=DIR "
+                             "(publishers connect into its upstream with CURVE)");
+        }
     } else {
-        if ((o->curve_secret == NULL) != (o->curve_server == NULL)) {
+        if (o->curve_server && !o->curve_secret) {
             return fail(err, "the subscriber needs both --curve-secret and --curve-server "
                              "(its own key pair and the publisher's public key), or neither");
+        }
+        if (o->curve_secret && !o->curve_server && e->nbinds == 0) {
+            return fail(err, "the subscriber needs both --curve-secret and --curve-server "
+                             "(its own key pair and the publisher's public key), or neither; "
+                             "a subscriber that --binds may instead be a CURVE server with "
+                             "--curve-secret alone");
+        }
+        if (o->curve_allow && (!o->curve_secret || o->curve_server)) {
+            return fail(err, "--curve-allow needs --curve-secret without --curve-server (a "
+                             "subscriber that binds, as the publishers' CURVE server)");
         }
         o->expect = !was_seen(seen, "wire")  ? CLI_EXPECT_ANY
                     : o->wire == WIRE_FRAMED ? CLI_EXPECT_FRAMED

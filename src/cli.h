@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "http_conn.h"
 #include "logline.h"
 #include "natsurl.h"
@@ -16,6 +17,7 @@
 
 #define CLI_MAX_ENDPOINTS ZENDPOINT_MAX
 #define CLI_MAX_TOPICS 64
+#define CLI_MAX_ALLOW_FROM 64
 
 enum cli_role {
     CLI_ROLE_NONE,
@@ -99,12 +101,21 @@ struct cli_options {
     int hwm;
     uint64_t heartbeat_ms;
 
-    /* CurveZMQ (curve.h). Both roles: this side's secret certificate; sub: the publisher's
-     * public certificate (given with --curve-secret or not at all); pub: a directory of the
-     * public certificates of the clients admitted (needs --curve-secret). */
+    /* CurveZMQ (curve.h). Every role: this side's secret certificate. With --curve-server
+     * (the server's public certificate) a side is a CURVE client (the sub, a pub connecting
+     * into a binding sub, the relay's upstream), without it a CURVE server (the pub, a sub
+     * that binds, the relay's downstream), which --curve-allow restricts to the clients whose
+     * public certificates are in a directory. The relay's upstream may instead be a CURVE
+     * server for publishers that connect in, admitting those in --curve-allow-upstream. */
     const char *curve_secret;
     const char *curve_server;
     const char *curve_allow;
+    const char *curve_allow_upstream;
+
+    /* --allow-from, every role: the address ranges whose peers the ZAP handler admits on every
+     * socket (zap.h); none: every address. */
+    struct cidr allow_from[CLI_MAX_ALLOW_FROM];
+    size_t nallow_from;
 };
 
 /* Parses argv (argv[0] is the program). Both --flag=value and --flag value are accepted.

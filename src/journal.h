@@ -54,6 +54,9 @@ struct journal_config {
     const char *dir;
     uint64_t max_bytes;
     uint64_t sync_ms; /* 0: journal_commit syncs before answers go out */
+    /* The publisher whose messages it holds. NULL: the pub's own, read from DIR/id (made at
+     * random when absent); a relay gives each upstream publisher's (journals.h). */
+    const uint8_t *id;
 };
 
 struct journal_segment {
@@ -72,6 +75,7 @@ struct journal_segment {
 
 struct journal {
     struct journal_config cfg;
+    const char *who;
     int dirfd;
     uint8_t id[WIRE_ID_LEN];
     struct journal_segment *segs; /* ordered by first sequence */

@@ -327,6 +327,20 @@ void resync_status(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
     }
 }
 
+void resync_head(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t head, uint64_t now_ms)
+{
+    struct resync_peer *p = find(rs, id);
+    if (p == NULL || head <= p->last || head - p->last > RESYNC_MAX_JUMP ||
+        p->mode != RESYNC_LIVE) {
+        return;
+    }
+    if (head > p->head) {
+        p->head = head;
+    }
+    p->tries = 0;
+    ask(rs, p, RESYNC_FILLING, now_ms);
+}
+
 void resync_connected(struct resync *rs, uint64_t now_ms)
 {
     for (size_t i = 0; i < rs->n; i++) {

@@ -124,6 +124,10 @@ void resync_batch(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
                   const struct timespec *now);
 void resync_status(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
                    const struct timespec *now);
+/* A publisher announced its newest sequence (WIRE_HEAD): if this subscriber has less, the rest
+ * was dropped on the way and no message followed it; it is asked for. Unknown publishers are
+ * ignored (a subscriber that joins late has not lost what came before it). */
+void resync_head(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t head, uint64_t now_ms);
 /* A new connection came up: probe every known publisher. */
 void resync_connected(struct resync *rs, uint64_t now_ms);
 /* Time passes: unanswered requests are sent again or given up. */

@@ -1,7 +1,8 @@
 /* sub: the subscriber role, as a recipe over its parts (runtime.h).
  *
- * Parts, opened in this order: the log (logsink.h), the status server (--metrics), the SUB
- * socket (subscriber.h), whose messages go to the log. Data flow: ZMQ_FD ready -> subscriber
+ * Parts, opened in this order: the log (logsink.h), the status server (--metrics), the ZAP
+ * handler (zap.h: before the socket it guards attaches), the SUB socket (subscriber.h), whose
+ * messages go to the log. Data flow: ZMQ_FD ready -> subscriber
  * drains up to a budget of messages -> one log line each into the pending batch -> one write
  * per batch, before the loop sleeps.
  *
@@ -17,6 +18,7 @@
  * start (no stream, credentials refused) stops the sub before it takes any message. */
 #include "sub.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include "runtime.h"
 #include "subscriber.h"
 #include "substate.h"
+#include "zap.h"
 
 /* How long a stopping sub keeps receiving what is already queued. */
 #define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
@@ -38,6 +41,7 @@
 struct sub {
     const struct cli_options *o;
     struct logsink log;
+    struct zap zap;
     struct subscriber subscriber;
     struct substate state;
     char state_path[4096];
@@ -201,10 +205,18 @@ static int open_parts(struct runtime *rt)
         .expect = o->expect == CLI_EXPECT_FRAMED ? WIRE_FRAMED : WIRE_PLAIN,
         .endpoints = &o->endpoints,
         .tuning = {.hwm = o->hwm, .heartbeat_ms = o->heartbeat_ms},
-        .curve_secret = o->curve_secret,
-        .curve_server = o->curve_server,
+        .security = {.zap_domain = "sub", .secret = o->curve_secret, .server = o->curve_server},
         .defer_when_full = o->forward != NULL && o->expect == CLI_EXPECT_FRAMED,
     };
+    /* A CURVE server of the publishers when it has no server key of its own to present: a
+     * subscriber that binds (curve.h, reverse fan-in). */
+    const struct zap_policy_config policy = {
+        .side = "sub",
+        .curve = o->curve_secret && !o->curve_server,
+        .allow_dir = o->curve_allow,
+        .allow_flag = "--curve-allow",
+    };
+    struct zap_policy *p = NULL;
     const struct subscriber_sink sink = {
         .gap = on_gap,
         .message = on_message,
@@ -242,7 +254,14 @@ static int open_parts(struct runtime *rt)
         rc = runtime_listen(rt);
     }
     if (rc == 0) {
+        rc = zap_open(&s->zap, &rt->loop, rt->zctx, o->allow_from, o->nallow_from, "sub");
+    }
+    if (rc == 0 && (p = zap_policy_add(&s->zap, &policy)) == NULL) {
+        rc = -EINVAL;
+    }
+    if (rc == 0) {
         rc = subscriber_open(&s->subscriber, rt->zctx, &cfg);
+        p->monitor = &s->subscriber.monitor;
     }
     if (rc == 0 && s->logging) {
         diag("sub", "logging to %s (%s)", s->log.file.is_stdout ? "standard output" : o->log_path,
@@ -289,6 +308,8 @@ static void drain(struct runtime *rt, int signum)
 static void close_parts(struct runtime *rt)
 {
     struct sub *s = rt->role;
+    /* ZAP first: it serves the subscriber's socket and reads its monitor's counts. */
+    zap_close(&s->zap, runtime_closer(rt));
     subscriber_close(&s->subscriber, runtime_closer(rt));
     forward_close(&s->fwd, runtime_closer(rt));
     logsink_close(&s->log, runtime_closer(rt));
@@ -430,6 +451,7 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
     per_publisher(m, rs, "downcase_publisher_replayed_messages_total",
                   "Framed messages logged from replays, by publisher id.",
                   offsetof(struct resync_peer, replayed));
+    zap_metrics(m, &s->zap);
 }
 
 static const struct runtime_recipe recipe = {

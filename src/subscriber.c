@@ -11,7 +11,8 @@
 static void check_layout(struct subscriber *s, const struct wire_msg *m)
 {
     bool framed = m->kind != WIRE_PLAIN;
-    if (s->warned_layout || s->expect_any || framed == (s->expect == WIRE_FRAMED)) {
+    if (m->kind == WIRE_HEAD || s->warned_layout || s->expect_any ||
+        framed == (s->expect == WIRE_FRAMED)) {
         return;
     }
     diag("sub", "received a %s message while --wire=%s: logged anyway (said once)",
@@ -127,6 +128,9 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
             } else {
                 resync_message(&s->resync, &m, uv_now(s->loop), &now);
             }
+            break;
+        case WIRE_HEAD:
+            resync_head(&s->resync, m.publisher, m.seq, uv_now(s->loop));
             break;
         case WIRE_BATCH:
         case WIRE_STATUS:
@@ -264,8 +268,13 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
         wire_inbox(inbox, s->id);
         rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", inbox, sizeof inbox);
     }
-    if (rc == 0 && cfg->curve_secret) {
-        rc = curve_client(&s->sock, cfg->curve_secret, cfg->curve_server);
+    if (rc == 0) {
+        /* Publishers' head announcements: how a lost tail is noticed (wire.h). */
+        rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", WIRE_HEAD_TOPIC,
+                       WIRE_HEAD_TOPIC_LEN);
+    }
+    if (rc == 0) {
+        rc = curve_secure(&s->sock, &cfg->security);
     }
     if (rc == 0) {
         rc = zsock_tune(&s->sock, ZMQ_RCVHWM, &cfg->tuning);

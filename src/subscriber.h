@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "closer.h"
+#include "curve.h"
 #include "diag.h"
 #include "resync.h"
 #include "wire.h"
@@ -39,8 +40,7 @@ struct subscriber_config {
     enum wire_kind expect; /* else the layout expected: the other is logged, said once */
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
-    const char *curve_secret; /* both or neither: a CURVE client of the publishers */
-    const char *curve_server;
+    struct curve_config security; /* ZAP domain and CURVE role (curve.h) */
     /* While the sink is full (forward.h), keep receiving and drop live framed messages, to be
      * fetched again from retention, instead of leaving everything in ZeroMQ (on_readable in
      * subscriber.c says why). Only for --wire=framed: a plain message cannot be fetched. */

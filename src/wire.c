@@ -152,12 +152,16 @@ int wire_decode(const void *const *frames, const size_t *lens, size_t n, struct 
     const uint8_t *topic = frames[0];
     m->kind = WIRE_FRAMED;
     if (lens[0] > 0 && topic[0] == WIRE_CONTROL) {
-        /* The control space: only an inbox message is one; anything else there is malformed. */
-        if (lens[0] != WIRE_INBOX_TOPIC_LEN || topic[1] != 'R' ||
-            (topic[WIRE_INBOX_LEN] != 'B' && topic[WIRE_INBOX_LEN] != 'E')) {
+        /* The control space: an inbox message or a head announcement; anything else there is
+         * malformed. */
+        if (lens[0] == WIRE_HEAD_TOPIC_LEN && topic[1] == 'H') {
+            m->kind = WIRE_HEAD;
+        } else if (lens[0] != WIRE_INBOX_TOPIC_LEN || topic[1] != 'R' ||
+                   (topic[WIRE_INBOX_LEN] != 'B' && topic[WIRE_INBOX_LEN] != 'E')) {
             return -EPROTO;
+        } else {
+            m->kind = topic[WIRE_INBOX_LEN] == 'B' ? WIRE_BATCH : WIRE_STATUS;
         }
-        m->kind = topic[WIRE_INBOX_LEN] == 'B' ? WIRE_BATCH : WIRE_STATUS;
     }
     m->topic = frames[0];
     m->topic_len = lens[0];

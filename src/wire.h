@@ -27,6 +27,11 @@
  *                                          sequence the subscriber should ask for, the oldest
  *                                          and newest the publisher holds (OLDEST > HEAD:
  *                                          none), and the request's nonce
+ *   message  ["\0H", PUB HEAD, ""]          the publisher's newest sequence, sent a few times
+ *                                          after it changes (every subscriber subscribes to
+ *                                          "\0H"): a subscriber whose last messages were
+ *                                          dropped learns it is behind even when no message
+ *                                          follows them
  * Every number is unsigned big-endian. The two message kinds use the framed layout (three
  * frames, a 16-byte header), so they cross relays unchanged; a SUB only receives an inbox it
  * subscribed to, because the publisher and the relays never match a subscription to "" against
@@ -45,6 +50,7 @@ enum wire_kind {
     WIRE_FRAMED,
     WIRE_BATCH,  /* replayed messages, addressed to one subscriber */
     WIRE_STATUS, /* the end of a replay answer */
+    WIRE_HEAD,   /* a publisher's newest sequence */
 };
 
 /* Control topics and their lengths. */
@@ -53,6 +59,8 @@ enum wire_kind {
 #define WIRE_INBOX_TOPIC_LEN (WIRE_INBOX_LEN + 1) /* ... "B" or "E": a message's topic */
 #define WIRE_REQUEST_LEN (2 + 2 * WIRE_ID_LEN + 8 + 4 + 4)
 #define WIRE_STATUS_LEN (8 + 8 + 4)
+#define WIRE_HEAD_TOPIC "\0H"
+#define WIRE_HEAD_TOPIC_LEN 2
 /* A batch's records: what one record adds besides its topic and text. */
 #define WIRE_RECORD_OVERHEAD 6
 

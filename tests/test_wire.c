@@ -187,6 +187,9 @@ static void test_control(void)
     CHECK(wire_decode(frames, lens, 3, &m) == -EPROTO);
     lens[0] = 1; /* a lone 0 byte */
     CHECK(wire_decode(frames, lens, 3, &m) == -EPROTO);
+    const void *head[3] = {WIRE_HEAD_TOPIC, header, ""};
+    size_t head_lens[3] = {WIRE_HEAD_TOPIC_LEN, sizeof header, 0};
+    CHECK(wire_decode(head, head_lens, 3, &m) == 0 && m.kind == WIRE_HEAD && m.seq == 42);
 
     /* Records: what is put comes back; a truncated payload is malformed, never overread. */
     uint8_t payload[64];

@@ -29,6 +29,14 @@ FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
 # The network suite (root only): namespaces and links (iproute2), partitions and loss
 # (nftables), delay through NFQUEUE (iptables), the HTTP load balancer of the scale-out test.
 NETWORK_PACKAGES="iproute2 nftables iptables nginx-light"
+# What scripts/package needs on top of BUILD_PACKAGES: dpkg-buildpackage (dpkg-dev) with
+# debhelper (dh with meson, sysusers, tmpfiles and systemd helpers), fakeroot when not root,
+# systemd (its pkg-config file names the unit directory) and lintian, which checks the result.
+DEB_PACKAGES="dpkg-dev debhelper fakeroot systemd lintian"
+# The system suite (root only) on top of DEB_PACKAGES: systemd-nspawn (systemd-container)
+# boots a Debian 12 made by debootstrap with the archive keyring, with systemd as PID 1, and
+# nsenter (util-linux) runs commands inside it.
+SYSTEM_PACKAGES="systemd-container debootstrap debian-archive-keyring util-linux"
 # What scripts/bench needs on top (not scripts/test): load generator, the nginx peer, CPU
 # pinning (util-linux), callgrind, and the JetStream server the forward section measures
 # against (nats-server). Node.js and npm are handled by scripts/bench itself.
