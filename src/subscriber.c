@@ -117,17 +117,19 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
         check_layout(s, &m);
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
+        if (m.kind != WIRE_PLAIN && s->defer && sink_full(s)) {
+            /* Deferring (on_readable says why): live messages, heads and replay answers alike
+             * wait for the probe that follows the first room. */
+            s->deferred += m.kind == WIRE_FRAMED;
+            s->probe_due = true;
+            continue;
+        }
         switch (m.kind) {
         case WIRE_PLAIN:
             s->sink.message(s->sink.ctx, &m, &now);
             break;
         case WIRE_FRAMED:
-            if (s->defer && sink_full(s)) {
-                s->deferred++; /* resync sees the jump, or the probe finds it */
-                s->probe_due = true;
-            } else {
-                resync_message(&s->resync, &m, uv_now(s->loop), &now);
-            }
+            resync_message(&s->resync, &m, uv_now(s->loop), &now);
             break;
         case WIRE_HEAD:
             resync_head(&s->resync, m.publisher, m.seq, uv_now(s->loop));
@@ -160,7 +162,8 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
  * hold outlasted the heartbeats.
  *
  * Deferring (defer_when_full, --wire=framed): receiving goes on, so the connections stay read
- * and alive; live framed messages are dropped and counted, replay answers still go to resync.
+ * and alive; live framed messages are dropped and counted, and so are the heads and replay
+ * answers that would make resync hand over more (resync's retries wait meanwhile, on_tick).
  * Either way the messages are fetched again from the publishers' retention: resync sees the
  * jump when a later message arrives. The dropped ones may be the last a publisher sent for a
  * while, with nothing later to reveal them, so once the sink has room and the queue is
@@ -203,9 +206,10 @@ void subscriber_resume(struct subscriber *s)
 static void on_tick(uv_timer_t *t)
 {
     struct subscriber *s = t->data;
-    if (s->held) {
-        /* Answers wait unread in the socket: a request is not unanswered, and giving up on it
-         * would report as lost what the publisher still holds. */
+    if (s->held || (s->defer && sink_full(s))) {
+        /* Answers wait unread in the socket, or are dropped until there is room: a request is
+         * not unanswered, and giving up on it would report as lost what the publisher still
+         * holds. */
         return;
     }
     struct timespec now;
