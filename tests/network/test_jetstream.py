@@ -79,13 +79,20 @@ class JetStreamCluster(unittest.TestCase):
         self.assertEqual(len(answered), 2 * COUNT)
 
         def stream():
-            msgs = [json.loads(l) for l in self.jsctl("dump", "LOGS").stdout.splitlines()]
+            # While the cluster elects a new leader its API can time out: asked again.
+            p = self.jsctl("dump", "LOGS", check=False)
+            if p.returncode != 0:
+                return []
+            msgs = [json.loads(l) for l in p.stdout.splitlines()]
             return [m for m in msgs if m["data"].startswith("lower case of js-")]
 
-        netlab.harness.wait_for(lambda: len(stream()) >= len(answered), 90,
-                                "every answered message in the stream")
+        def complete():
+            msgs = stream()
+            return msgs if len(msgs) >= len(answered) else None
+
+        netlab.harness.wait_for(complete, 90, "every answered message in the stream")
         time.sleep(2)  # anything sent twice would show now
-        msgs = stream()
+        msgs = netlab.harness.wait_for(complete, 30, "the stream read again")
         params = [m["data"].split(" ")[3] for m in msgs]
         counts = {}
         for p in params:
@@ -93,7 +100,9 @@ class JetStreamCluster(unittest.TestCase):
         self.assertEqual(sorted(p for p, c in counts.items() if c > 1), [], "stored twice")
         self.assertEqual(sorted(answered - set(counts)), [], "answered 200, not in the stream")
         self.assertEqual(len(msgs), len(answered))
-        new_leader = self.jsctl("info", "LOGS").stdout.strip().rpartition("leader=")[2]
+        new_leader = netlab.harness.wait_for(
+            lambda: self.jsctl("info", "LOGS", check=False).stdout.strip().rpartition(
+                "leader=")[2], 30, "the stream's new leader")
         self.assertIn(new_leader, self.alive)
         # Order per publisher: reported, not required (a failover can make an earlier message
         # wait for its resend while a later one is already stored; README).
