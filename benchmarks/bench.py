@@ -945,9 +945,11 @@ def forward_flood(ctx, n, tmp):
     ep = "tcp://127.0.0.1:%d" % free_port()
     mport = free_port()
     # zflood has no retention: the sub's receive queue must hold every message while the sub
-    # waits for acknowledgments (--hwm), or what zflood flushed before exiting is lost.
+    # waits for acknowledgments (--hwm), or what zflood flushed before exiting is lost; and
+    # without --wire=framed the sub holds (leaves them queued) instead of deferring (dropping
+    # them to fetch them again from a retention zflood does not have).
     sub = ctx.procs.start(pinned(SERVER_CPU, [
-        ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep, "--hwm=%d" % (n + 1000),
+        ctx.downcase, "--role=sub", "--connect=" + ep, "--hwm=%d" % (n + 1000),
         "--forward=%s/logs.bench" % url, "--state=" + os.path.join(tmp, "st"),
         "--metrics=127.0.0.1:%d" % mport]), stderr=subprocess.DEVNULL)
     wait_http(mport, path="/healthz")

@@ -4,9 +4,10 @@
  *   jspub SERVER SUBJECT COUNT [PENDING]
  *
  * Publishes COUNT messages of downcase's body ("lower case of HeLLo is hello") with
- * js_PublishAsync, each with a Nats-Msg-Id (as the forwarder sends, so the server does the
- * same duplicate bookkeeping), at most PENDING (default 4096, --forward-pending's default)
- * unacknowledged, then waits for every acknowledgment. Prints the messages acknowledged per
+ * js_PublishMsgAsync, each with the headers the forwarder sends, of the same sizes (a
+ * Nats-Msg-Id, so the server does the same duplicate bookkeeping, and Downcase-Topic,
+ * -Publisher, -Sequence, -Received), at most PENDING (default 4096, --forward-pending's
+ * default) unacknowledged, then waits for every acknowledgment. Prints the messages acknowledged per
  * second, from the first publish to the last acknowledgment, and exits 1 if any failed. */
 #include <inttypes.h>
 #include <nats/nats.h>
@@ -52,12 +53,30 @@ int main(int argc, char **argv)
     }
     double t0 = now_s();
     for (long i = 0; s == NATS_OK && i < count; i++) {
-        char id[48];
-        snprintf(id, sizeof id, "jspub-%ld", i + 1);
+        char id[48], seq[24];
+        snprintf(id, sizeof id, "0123456789abcdef-%ld", i + 1);
+        snprintf(seq, sizeof seq, "%ld", i + 1);
+        natsMsg *m = NULL;
+        s = natsMsg_Create(&m, argv[2], NULL, body, (int)sizeof body - 1);
+        if (s == NATS_OK) {
+            s = natsMsgHeader_Set(m, "Downcase-Received", "2026-12-01T22:26:21.860780100Z");
+        }
+        if (s == NATS_OK) {
+            s = natsMsgHeader_Set(m, "Downcase-Publisher", "0123456789abcdef");
+        }
+        if (s == NATS_OK) {
+            s = natsMsgHeader_Set(m, "Downcase-Sequence", seq);
+        }
+        if (s == NATS_OK) {
+            s = natsMsgHeader_Set(m, "Downcase-Topic", "downcase");
+        }
         jsPubOptions po;
         jsPubOptions_Init(&po);
         po.MsgId = id;
-        s = js_PublishAsync(js, argv[2], body, (int)sizeof body - 1, &po);
+        if (s == NATS_OK) {
+            s = js_PublishMsgAsync(js, &m, &po);
+        }
+        natsMsg_Destroy(m); /* NULL once the library took it */
     }
     if (s == NATS_OK) {
         jsPubOptions po;
