@@ -21,6 +21,10 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+import testmain  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 CACHE = os.environ.get("DOWNCASE_CONTAINER_CACHE", "/var/tmp/downcase-container-test")
@@ -40,8 +44,8 @@ def say(msg):
 
 
 def skip(reason):
-    print("SKIP: " + reason, flush=True)
-    sys.exit(SKIP)
+    """Skips the test (testmain.skip: exit 77 outside unittest, SkipTest inside)."""
+    testmain.skip(reason)
 
 
 def fail(msg):

@@ -23,6 +23,8 @@ import urllib.parse
 
 import h11
 
+import testmain
+
 BINARY = os.environ.get("DOWNCASE", "")
 WRAPPER = shlex.split(os.environ.get("DOWNCASE_WRAPPER", ""))
 # Under valgrind everything is ~20x slower.
@@ -35,7 +37,7 @@ class Proc:
     def __init__(self, args, env=None, cwd=None, prefix=()):
         """prefix: a command the binary runs under, e.g. ["ip", "netns", "exec", NS]."""
         if not BINARY:
-            raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+            testmain.skip("DOWNCASE is not set (run through meson test)")
         self.args = list(args)
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -305,6 +307,26 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# A uid and gid no account uses, for what must run unprivileged when the tests run as root.
+THROWAWAY_ID = 61234
+
+
+def unprivileged(directory, *owned):
+    """A command prefix that runs a program as a throwaway user when the tests run as root (who
+    reads any file, so a "permission denied" case could not fail), else (). The files `owned`
+    are given to that user and `directory` (which holds them) is opened for it to traverse."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = "/usr/bin/setpriv"
+    if not os.access(setpriv, os.X_OK):
+        testmain.skip("setpriv (Debian package util-linux) is missing: cannot drop root")
+    os.chmod(directory, 0o711)
+    for path in owned:
+        os.chown(path, THROWAWAY_ID, THROWAWAY_ID)
+    return (setpriv, "--reuid=%d" % THROWAWAY_ID, "--regid=%d" % THROWAWAY_ID,
+            "--clear-groups", "--inh-caps=-all", "--")
 
 
 class ProcessTest(unittest.TestCase):

@@ -10,6 +10,7 @@ import subprocess
 import unittest
 
 import harness
+import testmain
 
 # A sanitizer, valgrind or a crash handler must never be what the user sees.
 CRASH_RX = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:"
@@ -20,7 +21,7 @@ DIAG_RX = re.compile(r"^downcase(\[(pub|sub)\])?: \S")
 def run(args, timeout=10.0):
     """Runs the binary to completion; returns (status, stdout text, stderr text)."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        testmain.skip("DOWNCASE is not set (run through meson test)")
     p = subprocess.run(harness.WRAPPER + [harness.BINARY] + list(args), stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=timeout * harness.SLOW)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
@@ -186,12 +187,12 @@ class CliTest(harness.ProcessTest):
 
     def test_listen_ipv6_loopback(self):
         if not socket.has_ipv6:
-            self.skipTest("Python has no IPv6 support")
+            testmain.skip("Python has no IPv6 support")
         try:
             s, _ = listening_socket("::1", socket.AF_INET6)
             s.close()
         except OSError as e:
-            self.skipTest("cannot bind ::1 on this host: %s" % e)
+            testmain.skip("cannot bind ::1 on this host: %s" % e)
         pub = self.start(harness.Pub, listen="[::1]:0")
         pub.wait_line(r"http listening on \[::1\]:\d+$")
         self.assertEqual(pub.host, "::1")
@@ -204,4 +205,4 @@ class CliTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -21,16 +21,19 @@ import zmq
 import zmq.auth
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 SUMMARY_RX = r"curve: stopped: (\d+) clients admitted, (\d+) denied, (\d+) failed handshakes"
 
 
-def run(args, cwd=None, timeout=10.0):
-    """Runs the binary to completion; returns (status, stdout, stderr) as text."""
+def run(args, cwd=None, timeout=10.0, prefix=()):
+    """Runs the binary to completion; returns (status, stdout, stderr) as text. prefix: a
+    command it runs under (harness.unprivileged())."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
-    p = subprocess.run(harness.WRAPPER + [harness.BINARY] + list(args), stdin=subprocess.DEVNULL,
+        testmain.skip("DOWNCASE is not set (run through meson test)")
+    p = subprocess.run(list(prefix) + harness.WRAPPER + [harness.BINARY] + list(args),
+                       stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=timeout * SLOW, cwd=cwd)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
@@ -436,9 +439,13 @@ class CurveTest(harness.ProcessTest):
             ("binary", self.write("bin", "curve\0\n"), "NUL byte"),
             ("huge", self.write("huge", "#" * 70000), "too large"),
         ]
-        if os.geteuid() != 0:
-            cases.append(("unreadable", self.write("unreadable", "", 0o000), "Permission denied"))
-        for name, path, reason in cases:
+        # Unreadable: root reads anything, so as root this case runs as a throwaway user who
+        # owns the file (mode 0200: not group/other accessible, so only open() can refuse it).
+        unreadable = self.write("unreadable", slurp(server_secret), 0o200)
+        prefix = harness.unprivileged(self.tmp.path, unreadable)
+        cases = [case + ((),) for case in cases]
+        cases.append(("unreadable", unreadable, "Permission denied", prefix))
+        for name, path, reason, prefix in cases:
             for role in ["pub", "sub"]:
                 with self.subTest(name, role=role):
                     args = ["--role=" + role, "--curve-secret=" + path]
@@ -446,7 +453,7 @@ class CurveTest(harness.ProcessTest):
                         args += ["--listen=127.0.0.1:0", "--bind=tcp://127.0.0.1:*"]
                     else:
                         args += ["--curve-server=" + server, "--log=" + self.tmp.file("x.log")]
-                    status, out, err = run(args)
+                    status, out, err = run(args, prefix=prefix)
                     self.assertEqual(status, 1, err)
                     lines = err.strip().splitlines()
                     self.assertEqual(len(lines), 1, err)
@@ -559,4 +566,4 @@ class CurveTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    testmain.main()

@@ -12,6 +12,7 @@ import unittest
 import urllib.request
 
 import harness
+import testmain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -36,13 +37,13 @@ def live_in_group(pgid):
 class DemoTest(unittest.TestCase):
     def test_demo_end_to_end(self):
         if not harness.BINARY:
-            raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+            testmain.skip("DOWNCASE is not set (run through meson test)")
         workdir = tempfile.TemporaryDirectory(prefix="downcase-demo-")
         self.addCleanup(workdir.cleanup)
         env = dict(os.environ, DOWNCASE_DEMO_HTTP_PORT=str(harness.free_port()),
                    DOWNCASE_DEMO_ZMQ_PORT=str(harness.free_port()))
         if harness.WRAPPER:
-            raise unittest.SkipTest("the demo runs the plain binary")
+            testmain.skip("the demo runs the plain binary")
         proc = subprocess.Popen([os.path.join(ROOT, "scripts", "demo")], cwd=workdir.name,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -80,4 +81,4 @@ class DemoTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

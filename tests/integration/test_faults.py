@@ -13,6 +13,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import SLOW, http_get, read_lines, wait_for, warm_up
 
 LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (lower case of (\S+) is \S+|!gap .*)$")
@@ -160,14 +161,15 @@ class FaultsTest(harness.ProcessTest):
         # Still serving: the process is alive and its metrics answer.
         self.assertIsNone(sub.popen.poll())
 
-    @unittest.skipUnless(os.geteuid() == 0, "mounting a tmpfs needs root")
     def test_full_tmpfs_recovers_without_loss(self):
+        if os.geteuid() != 0:
+            testmain.skip("mounting a tmpfs needs root")
         mnt = self.tmp.file("small")
         os.mkdir(mnt)
         rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt],
                             capture_output=True)
         if rc.returncode != 0:
-            self.skipTest("cannot mount a tmpfs here: %s" % rc.stderr.decode().strip())
+            testmain.skip("cannot mount a tmpfs here: %s" % rc.stderr.decode().strip())
         self.addCleanup(subprocess.run, ["umount", "-l", mnt])
         filler = os.path.join(mnt, "filler")
         log = os.path.join(mnt, "sub.log")
@@ -206,7 +208,7 @@ class FaultsTest(harness.ProcessTest):
             try:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
             except (ValueError, OSError):
-                self.skipTest("cannot raise the open file limit to %d" % want)
+                testmain.skip("cannot raise the open file limit to %d" % want)
         else:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
@@ -285,4 +287,4 @@ class FaultsTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -10,6 +10,7 @@ import unittest
 import urllib.parse
 
 import harness
+import testmain
 from harness import http_get, http_raw, connect, read_responses, read_until_closed
 
 
@@ -331,4 +332,4 @@ class HttpTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -17,6 +17,7 @@ import unittest
 import zmq
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
@@ -289,4 +290,4 @@ class LifecycleTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -6,6 +6,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import connect, read_responses, read_until_closed
 
 
@@ -267,4 +268,4 @@ def metric(pub, name):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

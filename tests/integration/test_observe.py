@@ -12,6 +12,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import http_get, read_lines, wait_for, warm_up
 
 PROMTOOL = shutil.which("promtool")
@@ -256,4 +257,4 @@ class ObserveTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

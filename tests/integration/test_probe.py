@@ -9,6 +9,7 @@ import threading
 import unittest
 
 import harness
+import testmain
 
 DIAG_RX = re.compile(r"^downcase(\[probe\])?: \S[^\n]*\n\Z")
 
@@ -16,7 +17,7 @@ DIAG_RX = re.compile(r"^downcase(\[probe\])?: \S[^\n]*\n\Z")
 def probe(url, timeout=15.0):
     """Runs downcase --probe=URL; returns (status, stdout, stderr)."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        testmain.skip("DOWNCASE is not set (run through meson test)")
     p = subprocess.run(harness.WRAPPER + [harness.BINARY, "--probe=" + url],
                        stdin=subprocess.DEVNULL, capture_output=True,
                        timeout=timeout * harness.SLOW)
@@ -175,4 +176,4 @@ class ProbeTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -26,6 +26,7 @@ codecs.register_error("downcase-per-byte",
                       lambda e: ("\ufffd" * (e.end - e.start), e.end))
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 TEXT_RX = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z (.*)$")
@@ -608,4 +609,4 @@ class PubSubTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -10,6 +10,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import read_lines, wait_for, warm_up
 
 
@@ -184,4 +185,4 @@ class RelayTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

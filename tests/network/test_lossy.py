@@ -9,6 +9,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import check_complete, log_time, param_of, read_json_log
 
 COUNT = 300  # per publisher and phase
@@ -83,4 +84,4 @@ class Lossy(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import read_json_log
 
 RATE = 100  # requests per second per publisher
@@ -88,4 +89,4 @@ class Partition(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -20,6 +20,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import account, check_complete, param_of, read_json_log
 
 COUNT = 1000  # per publisher, phase 1
@@ -126,4 +127,4 @@ class RelayTree(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import by_publisher, check_complete, param_of, read_json_log
 
 COUNT = 3000
@@ -115,4 +116,4 @@ class ScaleOut(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -9,12 +9,16 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+import testmain  # noqa: E402
+
 SKIP = 77
 
 
 def skip(reason):
-    print("SKIP: " + reason)
-    sys.exit(SKIP)
+    """Skips the test (testmain.skip: exit 77 outside unittest, SkipTest inside)."""
+    testmain.skip(reason)
 
 
 def env(name):
