@@ -27,8 +27,9 @@ import testmain
 
 BINARY = os.environ.get("DOWNCASE", "")
 WRAPPER = shlex.split(os.environ.get("DOWNCASE_WRAPPER", ""))
-# Under valgrind everything is ~20x slower.
-SLOW = 10.0 if WRAPPER else 1.0
+# How much slower than a plain build the processes run, to scale every time bound: ~20x under
+# valgrind (DOWNCASE_WRAPPER), a few times with sanitizers or coverage (meson sets DOWNCASE_SLOW).
+SLOW = 10.0 if WRAPPER else float(os.environ.get("DOWNCASE_SLOW") or 1)
 
 
 class Proc:
