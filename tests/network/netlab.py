@@ -412,6 +412,22 @@ def account(tc, entries, pid, mark, what):
     return lines, gaps, sum(e["lost"] for e in gaps)
 
 
+def wait_flowing(lab, log, hosts, tag, count, timeout=15):
+    """Waits until the log holds `count` messages of load `tag` (load.py's params start with
+    it) from each host: the load is then flowing end to end, which a fixed sleep only hoped."""
+    prefixes = {h: "%s-%s-" % (tag, lab.addr[h].replace(".", "_")) for h in hosts}
+
+    def flowing():
+        seen = dict.fromkeys(hosts, 0)
+        for e in read_json_log(log):
+            p = param_of(e) or ""
+            for h, pre in prefixes.items():
+                if p.startswith(pre):
+                    seen[h] += 1
+        return all(n >= count for n in seen.values())
+    harness.wait_for(flowing, timeout, "%d messages of '%s' from each of %s" % (count, tag, hosts))
+
+
 def tail_probes(tc, lab, client, hosts, log, timeout=15):
     """A loss at the end of a stream only shows as a gap once a later message arrives: publish
     probes through each host until one of its probes is logged. Returns {host: probes sent}

@@ -21,7 +21,7 @@ def latencies(entries, answered):
     """Seconds from the client's send time (carried in the param) to the log line's time."""
     sent = {}
     for rows in answered.values():
-        for param, t0, _ in rows:
+        for param, t0, *_ in rows:
             sent[param] = t0
     out = []
     for e in entries:

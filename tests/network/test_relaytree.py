@@ -82,7 +82,7 @@ class RelayTree(unittest.TestCase):
                                 and "seq" in e)
         load = lab.load_async("client", ["%s:5000" % a[h] for h in pubs], RATE * SECONDS,
                               "cut", conns=2, rate=RATE)
-        time.sleep(2)
+        netlab.wait_flowing(lab, log, pubs, "cut", RATE)
         lab.partition("edge1", "central")
         ep = "tcp://%s:4445" % a["edge1"]
         t_cut = time.monotonic()
@@ -112,6 +112,10 @@ class RelayTree(unittest.TestCase):
                              "%s: answered %d, logged %d + lost %d" % (h, sent, len(lines), lost))
             if h in ("pub3", "pub4"):
                 self.assertEqual(lost, 0, h)
+            else:
+                # Behind the edge that was cut off for longer than three heartbeats.
+                self.assertGreater(lost, 0, "%s was cut off from the center and lost nothing" % h)
+                self.assertGreaterEqual(len(gaps), 1, h)
             figures.append("%s %d answered = %d logged + %d lost in %d gap(s)"
                            % (h, sent, len(lines), lost, len(gaps)))
         netlab.exit_clean(self, lab)
