@@ -32,6 +32,17 @@ WRAPPER = shlex.split(os.environ.get("DOWNCASE_WRAPPER", ""))
 SLOW = 10.0 if WRAPPER else float(os.environ.get("DOWNCASE_SLOW") or 1)
 
 
+# A plain build, not under a wrapper: the only kind whose memory figures mean anything (ASan's
+# quarantine and valgrind keep freed memory resident).
+PLAIN = not WRAPPER and os.environ.get("DOWNCASE_SANITIZE", "none") in ("", "none")
+
+
+def status_kb(proc, field):
+    """A "kB" field of /proc/PID/status of a harness process (VmRSS, VmHWM...)."""
+    with open("/proc/%d/status" % proc.popen.pid) as f:
+        return int(re.search(field + r":\s+(\d+) kB", f.read()).group(1))
+
+
 class Proc:
     """One running downcase process with its stderr collected line by line."""
 
