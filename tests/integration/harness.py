@@ -313,12 +313,30 @@ def http_address(proc):
     return host.strip("[]"), int(port)
 
 
-def free_port():
-    """A loopback port nobody listens on (bound, then released: only for things that cannot
-    take port 0 and report back, such as a peer that must not exist)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def refusing_port(test):
+    """A loopback port where connections are refused for the whole of `test`: a socket is
+    bound there (port 0) and kept, never listening, so no other process can take the port
+    while the test runs (a port found free and released could be bound by a test running in
+    parallel)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    test.addCleanup(s.close)
+    return s.getsockname()[1]
+
+
+def received_bytes(pub):
+    """The pub's downcase_http_received_bytes_total, less the /metrics request that read it."""
+    probe = len(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+    return metrics(pub.host, pub.port)["downcase_http_received_bytes_total"] - probe
+
+
+def send_and_wait_read(pub, sock, data, timeout=5.0):
+    """Sends data on sock and waits until the pub has read it (its received-bytes counter),
+    where a fixed sleep would only hope it had."""
+    before = received_bytes(pub)
+    sock.sendall(data)
+    wait_for(lambda: received_bytes(pub) - before >= len(data), timeout,
+             "the pub to read %d bytes" % len(data))
 
 
 # A uid and gid no account uses, for what must run unprivileged when the tests run as root.

@@ -106,7 +106,7 @@ class ProbeTest(harness.ProcessTest):
         self.assertEqual(status, 0, err)
 
     def test_closed_port(self):
-        port = harness.free_port()
+        port = harness.refusing_port(self)
         status, out, err = probe("http://127.0.0.1:%d/healthz" % port)
         self.assertEqual(status, 1, err)
         self.assertEqual(out, "")

@@ -176,7 +176,7 @@ class RelayTest(harness.ProcessTest):
                           "--downstream=@tcp://127.0.0.1:*"])
         self.assertEqual(p.wait(10), 1)
         self.assertIn("no-such-host.invalid", p.stderr_text())
-        relay = self.start(Relay, upstream=["tcp://127.0.0.1:%d" % harness.free_port()])
+        relay = self.start(Relay, upstream=["tcp://127.0.0.1:%d" % harness.refusing_port(self)])
         p = harness.Proc(["--role=relay", "--upstream=tcp://127.0.0.1:1",
                           "--downstream=" + relay.endpoint])
         self.assertEqual(p.wait(10), 1)
