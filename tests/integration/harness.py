@@ -355,8 +355,13 @@ def unprivileged(directory, *owned):
     os.chmod(directory, 0o711)
     for path in owned:
         os.chown(path, THROWAWAY_ID, THROWAWAY_ID)
+    # A coverage build writes its counters at exit into the build tree, which this user may
+    # not write: they go to a directory of its own instead (and are not counted).
+    gcov = os.path.join(directory, "gcov-unprivileged")
+    os.makedirs(gcov, exist_ok=True)
+    os.chown(gcov, THROWAWAY_ID, THROWAWAY_ID)
     return (setpriv, "--reuid=%d" % THROWAWAY_ID, "--regid=%d" % THROWAWAY_ID,
-            "--clear-groups", "--inh-caps=-all", "--")
+            "--clear-groups", "--inh-caps=-all", "--", "env", "GCOV_PREFIX=" + gcov)
 
 
 class ProcessTest(unittest.TestCase):
