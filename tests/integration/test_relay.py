@@ -87,6 +87,62 @@ class RelayTest(harness.ProcessTest):
         self.assertEqual(s["downcase_zmq_downstream_peers_connected"], 2)
         self.assertGreaterEqual(s["downcase_relay_subscriptions_forwarded_total"], 1)
 
+    def test_relays_stack(self):
+        """README: a relay's upstream can be another relay; frames (publisher id, sequence
+        numbers) arrive through two hops as a direct subscriber sees them."""
+        pub = self.start(harness.Pub, "--wire=framed")
+        edge = self.start(Relay, upstream=[pub.endpoint])
+        center = self.start(Relay, upstream=[edge.endpoint])
+        stacked, direct = self.tmp.file("stacked.log"), self.tmp.file("direct.log")
+        self.start(harness.Sub, "--log-format=json", log=stacked, connect=center.endpoint)
+        self.start(harness.Sub, "--log-format=json", log=direct, connect=pub.endpoint)
+        starts = {log: warm_up(pub, log, marker="warm-" + str(i))
+                  for i, log in enumerate([stacked, direct])}
+        count = 1000
+        publish(pub, "stacked", count)
+        for log in (stacked, direct):
+            wait_for(lambda: any(b"stacked-00999" in line for line in read_lines(log)), 10,
+                     "the last message in " + log)
+
+        def seen(log):
+            return [(e["publisher"], e["seq"], e["message"]) for e in json_lines(log, starts[log])
+                    if "stacked-" in e.get("message", "")]
+        self.assertEqual(len(seen(direct)), count)
+        self.assertEqual(seen(stacked), seen(direct))
+        self.assertFalse([e for e in json_lines(stacked) if e.get("event") == "gap"])
+        for r in (edge, center):
+            s = r.samples()
+            self.assertGreaterEqual(s["downcase_relay_forwarded_messages_total"], count)
+            self.assertEqual(s["downcase_relay_dropped_messages_total"], 0)
+
+    def test_relay_drains_on_sigterm(self):
+        """README: on SIGTERM the relay forwards what it already holds and gives queued
+        messages 0.5 s to leave. A frozen subscriber makes it hold megabytes; the subscriber
+        resumes as the relay is told to stop, and must still get every message."""
+        pub = self.start(harness.Pub, "--wire=framed")
+        relay = self.start(Relay, upstream=[pub.endpoint], expect_exit=None)
+        log = self.tmp.file("sub.log")
+        sub = self.start(harness.Sub, "--log-format=json", log=log, connect=relay.endpoint)
+        n0 = warm_up(pub, log)
+        total = 3000
+        sub.popen.send_signal(signal.SIGSTOP)
+        try:
+            # 1 KiB messages: 3 MB, more than the frozen subscriber's socket buffers can take,
+            # and fewer than --hwm (10000): the relay queues what the kernel does not.
+            answered = publish(pub, "drain", total, pad=1000)
+            self.assertEqual(answered, total)
+            wait_for(lambda: relay.samples()["downcase_relay_forwarded_messages_total"]
+                     >= total, 10, "the relay to take every message")
+        finally:
+            sub.popen.send_signal(signal.SIGCONT)
+        relay.popen.send_signal(signal.SIGTERM)
+        self.assertEqual(relay.wait(5), 0, relay.stderr_text())
+        wait_for(lambda: any(b"drain-%05d" % (total - 1) in l for l in read_lines(log)), 10,
+                 "the last message the relay held")
+        got = [e for e in json_lines(log, n0) if "drain-" in e.get("message", "")]
+        self.assertEqual(len(got), total)
+        self.assertFalse([e for e in json_lines(log, n0) if e.get("event") == "gap"])
+
     def test_publishers_connect_into_a_binding_relay(self):
         relay = self.start(Relay, upstream=["@tcp://127.0.0.1:*"])
         self.assertIsNotNone(relay.upstream_endpoint)
