@@ -46,9 +46,11 @@ def main():
         lib.skip("podman-compose is not installed (scripts/test installs it when run as root)")
     os.chdir(lib.SRCDIR)
     os.environ["DOWNCASE_HOST"] = "127.0.0.1"
-    # Host port 0: podman has the kernel pick free ones, read back once the pub runs.
-    os.environ["DOWNCASE_HTTP_PORT"] = "0"
-    os.environ["DOWNCASE_ZMQ_PORT"] = "0"
+    # Empty host ports: podman has the kernel pick free ones, read back once the pub runs
+    # (podman 4.3 refuses host port 0; podman-compose 1.0.3 substitutes a set but empty
+    # variable as empty, default or not, so "127.0.0.1::5000" reaches podman).
+    os.environ["DOWNCASE_HTTP_PORT"] = ""
+    os.environ["DOWNCASE_ZMQ_PORT"] = ""
     cleanup()
     try:
         lib.base_images()
