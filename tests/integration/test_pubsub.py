@@ -589,6 +589,24 @@ class PubSubTest(harness.ProcessTest):
         lines = wait_log(log, lambda l: b"over-ipc" in l)[n0:]
         self.assertEqual([text_of(l) for l in lines], [body("Over-IPC").encode()])
 
+    def test_endpoint_forms_libzmq_accepts(self):
+        # README: endpoints are any libzmq accepts. A bracketed IPv6 literal on both sides, and
+        # libzmq's source-address form "tcp://SOURCE:PORT;HOST:PORT" on the connecting side.
+        pub6 = self.pub(bind="tcp://[::1]:*")
+        self.assertRegex(pub6.endpoint, r"^tcp://\[::1\]:\d+$")
+        pub4 = self.pub()
+        port4 = pub4.endpoint.rpartition(":")[2]
+        for pub, connect in [(pub6, pub6.endpoint),
+                             (pub4, "tcp://127.0.0.1:0;127.0.0.1:%s" % port4)]:
+            with self.subTest(connect=connect):
+                log = self.tmp.file("forms-%d.log" % len(connect))
+                self.sub(log=log, connect=connect)
+                n0 = ready(pub, [log])[log]
+                pub.get("Form-%d" % len(connect))
+                lines = wait_log(log, lambda l: b"form-%d" % len(connect) in l)[n0:]
+                self.assertEqual([text_of(l) for l in lines],
+                                 [body("Form-%d" % len(connect)).encode()])
+
     def test_messages_over_one_mib_drop_the_publisher(self):
         z = Zmq(self)
         sock, ep = z.pub()
