@@ -5,8 +5,10 @@ beyond 127.0.0.1 (and ::1 when the host has it)."""
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import unittest
 
 import harness
@@ -138,6 +140,23 @@ class CliTest(harness.ProcessTest):
         self.assertEqual(len(named), 1, "expected one line naming %r:\n%s" % (subject, err))
         self.assertRegex(named[0], re.compile(reason, re.I))
         self.assertNotRegex(err, not_started)
+
+    def test_diagnostics_stay_one_line(self):
+        # A path can hold control characters and be any length: its diagnostic is still one
+        # line (control characters shown as '?', a long message cut, not wrapped).
+        tmp = tempfile.mkdtemp(prefix="downcase-cli-")
+        self.addCleanup(shutil.rmtree, tmp)
+        for name, shown in [("a\nb\rc\x7f", "a?b?c?"), ("x" * 2000, "x" * 900)]:
+            with self.subTest(name=name[:10]):
+                path = os.path.join(tmp, "missing", name)
+                status, out, err = run(["--role=sub", "--connect=tcp://127.0.0.1:1",
+                                        "--log=" + path])
+                self.assertEqual(status, 1, err)
+                lines = err.splitlines()
+                self.assertEqual(len(lines), 1, err)
+                self.assertRegex(lines[0], DIAG_RX)
+                self.assertIn(shown, lines[0])
+                self.assertLess(len(lines[0].encode()), 1024)
 
     def test_http_port_in_use(self):
         s, port = listening_socket()
