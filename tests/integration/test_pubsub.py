@@ -692,6 +692,25 @@ class PubSubTest(harness.ProcessTest):
         logged = [text_of(l) for l in old + new]
         self.assertEqual(logged, sent + [body("Rot-end").encode()])
 
+    def test_sighup_reopen_failure_keeps_the_old_file(self):
+        # The log's directory is moved away: the reopen on SIGHUP cannot create the path again,
+        # says so once, and the sub goes on appending to the file it has open.
+        pub = self.pub()
+        d = self.tmp.file("logs")
+        os.mkdir(d)
+        sub = self.sub(log=os.path.join(d, "sub.log"), connect=pub.endpoint)
+        n0 = ready(pub, [os.path.join(d, "sub.log")])[os.path.join(d, "sub.log")]
+        moved = self.tmp.file("moved")
+        os.rename(d, moved)
+        sub.send_signal(signal.SIGHUP)
+        m = sub.wait_line(r"reopen .*sub\.log: .*; still writing to the old file")
+        self.assertIn("No such file or directory", m.string)
+        pub.get("After-Failed-Reopen")
+        old = os.path.join(moved, "sub.log")
+        lines = wait_log(old, lambda l: b"after-failed-reopen" in l)[n0:]
+        self.assertEqual([text_of(l) for l in lines], [body("After-Failed-Reopen").encode()])
+        self.assertFalse(os.path.exists(d))
+
     def test_log_created_and_appended(self):
         pub = self.pub()
         new_path = self.tmp.file("new.log")
