@@ -221,7 +221,8 @@ class LifecycleTest(harness.ProcessTest):
                 pub = self.start(harness.Pub)
                 c = harness.connect(pub.host, pub.port)
                 self.addCleanup(c.close)
-                harness.send_and_wait_read(pub, c, b"GET /downcase/?param=HaLF HTTP/1.1\r\nHost: x\r\n")
+                harness.send_and_wait_read(
+                    pub, c, b"GET /downcase/?param=HaLF HTTP/1.1\r\nHost: x\r\n")
                 pub.popen.send_signal(sig)
                 pub.wait_line(r"stopping")
                 t_signalled = time.monotonic()

@@ -575,8 +575,8 @@ class PubSubTest(harness.ProcessTest):
         wait_for(lambda: b"lower case of On-Stdout is on-stdout\n" in sub.stdout, 10,
                  "the line on standard output")
         line = [l for l in bytes(sub.stdout).split(b"\n") if b"On-Stdout" in l][0]
-        self.assertRegex(line, rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z lower case of On-Stdout is "
-                         rb"on-stdout$")
+        self.assertRegex(line, rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                         rb"lower case of On-Stdout is on-stdout$")
 
     def test_ipc_endpoints(self):
         path = self.tmp.file("bus.ipc")
