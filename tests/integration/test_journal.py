@@ -18,6 +18,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 from test_replay import Load, entries, publish
 
@@ -265,7 +266,7 @@ class JournalTest(harness.ProcessTest):
 
     def test_full_disk_answers_503_and_recovers(self):
         if os.geteuid() != 0:
-            self.skipTest("mounting a small tmpfs needs root")
+            testmain.skip("mounting a small tmpfs needs root")
         jdir = self.tmp.file("journal")
         os.mkdir(jdir)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", jdir], check=True)
@@ -300,4 +301,4 @@ class JournalTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -15,6 +15,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 
@@ -313,4 +314,4 @@ class ReplayTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()
