@@ -117,7 +117,8 @@ class JournalTest(harness.ProcessTest):
         warm_up(pub, log)
         answered = []
         start = time.monotonic()
-        plan = ["kill"] * 10 + ["stop", "pub-term", "pub-kill"]
+        # Under valgrind (20x slower) three sub kills check the same paths for memory errors.
+        plan = ["kill"] * (3 if harness.WRAPPER else 10) + ["stop", "pub-term", "pub-kill"]
         rnd.shuffle(plan)
         for step in plan:
             load = Load(pub, "c%d" % len(answered), clients=3)
@@ -150,7 +151,7 @@ class JournalTest(harness.ProcessTest):
         print("%d answered 200 in %.1f s, %d logged, 1 publisher id"
               % (len(answered), time.monotonic() - start, len(msgs)), end=" ")
         self.assertEqual(len({m["publisher"] for m in msgs}), 1)
-        self.assertLess(time.monotonic() - start, 90)
+        self.assertLess(time.monotonic() - start, 90 * SLOW)
 
     # ---- damage ------------------------------------------------------------------------------
 
