@@ -750,3 +750,14 @@ void journal_finish(struct journal *j)
     }
     j->dirfd = -1;
 }
+
+struct replay_source journal_source(struct journal *j)
+{
+    return (struct replay_source){
+        .range = journal_range,
+        .copy = journal_copy,
+        .next_held = journal_next_held,
+        .origin = true,
+        .ctx = j,
+    };
+}

@@ -159,3 +159,8 @@ void journals_finish(struct journals *js)
     }
     js->n = 0;
 }
+
+struct replay_source journals_source(struct journals *js)
+{
+    return (struct replay_source){.range = journals_range, .copy = journals_copy, .ctx = js};
+}

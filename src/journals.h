@@ -43,6 +43,8 @@ int journals_append(struct journals *js, const uint8_t id[WIRE_ID_LEN], uint64_t
                     const char *topic, size_t topic_len, const char *text, size_t text_len);
 /* journal_commit on every journal (--journal-sync=0). */
 void journals_commit(struct journals *js);
+/* The set as the source of a relay's replay answers (replay.h): never the origin. */
+struct replay_source journals_source(struct journals *js);
 /* replay_source.range and .copy (replay.h); ctx is the set. */
 bool journals_range(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t *oldest, uint64_t *newest);
 size_t journals_copy(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t from, size_t max,

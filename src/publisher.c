@@ -15,19 +15,8 @@
 static void on_subscriptions(struct zsock *z)
 {
     struct publisher *p = z->data;
-    const struct replay_source src = p->journaling ? (struct replay_source){
-                                                         .range = journal_range,
-                                                         .copy = journal_copy,
-                                                         .next_held = journal_next_held,
-                                                         .origin = true,
-                                                         .ctx = &p->journal,
-                                                     }
-                                                   : (struct replay_source){
-                                                         .range = retain_range_cb,
-                                                         .copy = retain_copy,
-                                                         .origin = true,
-                                                         .ctx = &p->retain,
-                                                     };
+    const struct replay_source src =
+        p->journaling ? journal_source(&p->journal) : retain_source(&p->retain, true);
     for (int i = 0; i < PUBLISHER_SUB_BUDGET; i++) {
         if (zsock_recv(&p->sock, &p->sub_msg, 1) <= 0) {
             break;

@@ -135,16 +135,8 @@ static bool subscription(struct relay *r)
     if (kind != ZSUBS_REQUEST || !r->retaining) {
         return false;
     }
-    const struct replay_source src = r->journaling ? (struct replay_source){
-                                                         .range = journals_range,
-                                                         .copy = journals_copy,
-                                                         .ctx = &r->journals,
-                                                     }
-                                                   : (struct replay_source){
-                                                         .range = retain_range_cb,
-                                                         .copy = retain_copy,
-                                                         .ctx = &r->retain,
-                                                     };
+    const struct replay_source src =
+        r->journaling ? journals_source(&r->journals) : retain_source(&r->retain, false);
     if (replay_answer(r->down.sock, &src, &rq, &r->scratch, &r->replay) == -ENOENT) {
         r->requests_passed++;
         return false;

@@ -50,7 +50,7 @@ int substate_open(struct substate *st, const char *path, struct resync *rs, cons
     if (path == NULL) {
         return 0;
     }
-    st->slot = calloc(2, SLOT); /* a slot's unused header bytes are written too */
+    st->slot = calloc(2, SLOT); /* zeroed: the header's padding is written as it is */
     if (st->slot == NULL) {
         diag(who, "--state %s: out of memory", path);
         return -ENOMEM;

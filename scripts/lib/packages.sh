@@ -26,6 +26,9 @@ CONTAINER_PACKAGES="podman buildah runc netavark aardvark-dns iptables debootstr
 # What scripts/fuzz needs: clang with libFuzzer's runtime (a mere recommendation of clang's, so
 # --no-install-recommends leaves it out) and llvm-symbolizer for readable crash reports.
 FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
+# What scripts/coverage needs: gcovr (reads gcc's --coverage data; line and branch figures per
+# file, and a JSON summary the script prints from).
+COVERAGE_PACKAGES="gcovr"
 # The network suite (root only): namespaces and links (iproute2), partitions and loss
 # (nftables), delay through NFQUEUE (iptables), the HTTP load balancer of the scale-out test.
 NETWORK_PACKAGES="iproute2 nftables iptables nginx-light"

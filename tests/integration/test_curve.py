@@ -22,18 +22,20 @@ import zmq.auth
 
 import harness
 from test_relay import Relay as DowncaseRelay
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 SUMMARY_RX = r"curve: stopped: (\d+) clients admitted, (\d+) denied, (\d+) failed handshakes"
 
 
-def run(args, cwd=None, timeout=10.0, wrapped=True):
+def run(args, cwd=None, timeout=10.0, wrapped=True, prefix=()):
     """Runs the binary to completion (under DOWNCASE_WRAPPER unless wrapped is False); returns
-    (status, stdout, stderr) as text."""
+    (status, stdout, stderr) as text. prefix: a command it runs under (harness.unprivileged())."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        testmain.skip("DOWNCASE is not set (run through meson test)")
     wrapper = harness.WRAPPER if wrapped else []
-    p = subprocess.run(wrapper + [harness.BINARY] + list(args), stdin=subprocess.DEVNULL,
+    p = subprocess.run(list(prefix) + wrapper + [harness.BINARY] + list(args),
+                       stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=timeout * SLOW, cwd=cwd)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
@@ -642,9 +644,13 @@ class CurveTest(harness.ProcessTest):
             ("binary", self.write("bin", "curve\0\n"), "NUL byte"),
             ("huge", self.write("huge", "#" * 70000), "too large"),
         ]
-        if os.geteuid() != 0:
-            cases.append(("unreadable", self.write("unreadable", "", 0o000), "Permission denied"))
-        for name, path, reason in cases:
+        # Unreadable: root reads anything, so as root this case runs as a throwaway user who
+        # owns the file (mode 0200: not group/other accessible, so only open() can refuse it).
+        unreadable = self.write("unreadable", slurp(server_secret), 0o200)
+        prefix = harness.unprivileged(self.tmp.path, unreadable)
+        cases = [case + ((),) for case in cases]
+        cases.append(("unreadable", unreadable, "Permission denied", prefix))
+        for name, path, reason, prefix in cases:
             for role in ["pub", "sub"]:
                 with self.subTest(name, role=role):
                     args = ["--role=" + role, "--curve-secret=" + path]
@@ -652,7 +658,7 @@ class CurveTest(harness.ProcessTest):
                         args += ["--listen=127.0.0.1:0", "--bind=tcp://127.0.0.1:*"]
                     else:
                         args += ["--curve-server=" + server, "--log=" + self.tmp.file("x.log")]
-                    status, out, err = run(args)
+                    status, out, err = run(args, prefix=prefix)
                     self.assertEqual(status, 1, err)
                     lines = err.strip().splitlines()
                     self.assertEqual(len(lines), 1, err)
@@ -784,4 +790,4 @@ class CurveTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    testmain.main()

@@ -25,6 +25,7 @@ import unittest
 import zmq
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 from test_relay import Relay
 
@@ -425,4 +426,4 @@ class HostileTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    testmain.main()

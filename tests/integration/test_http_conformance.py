@@ -24,6 +24,7 @@ import unittest
 import h11
 
 import harness
+import testmain
 from harness import connect, read_responses, read_until_closed
 
 MAX_BODY = 1024
@@ -462,4 +463,4 @@ class ConformanceTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

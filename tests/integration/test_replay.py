@@ -15,6 +15,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 
@@ -160,7 +161,9 @@ class ReplayTest(harness.ProcessTest):
         load = Load(pub, "chaos")
         kills = 0
         try:
-            for _ in range(10):
+            # Under valgrind (every process 20x slower) three kills check the same paths for
+            # memory errors; the normal and sanitizer builds do the ten the chaos test is for.
+            for _ in range(3 if harness.WRAPPER else 10):
                 time.sleep(rnd.uniform(0.05, 0.4) * SLOW)
                 sub.popen.send_signal(signal.SIGKILL)
                 sub.wait()
@@ -175,7 +178,7 @@ class ReplayTest(harness.ProcessTest):
         messages, _ = self.assert_exactly_once(log, answered)
         print("%d answered 200, %d kills, %d logged" % (len(answered), kills, len(messages)),
               end=" ")
-        self.assertGreater(len(answered), 500)
+        self.assertGreater(len(answered), 50 if harness.WRAPPER else 500)
 
     # ---- what the retention does not cover --------------------------------------------------
 
@@ -313,4 +316,4 @@ class ReplayTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

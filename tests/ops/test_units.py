@@ -13,6 +13,7 @@ import tempfile
 import unittest
 
 import ops
+import testmain
 
 # systemd-analyze security's scale: 0 (locked down) to 10 (unprotected); "OK" is below 2.
 # The units score 1.1 and 1.2 with systemd 252 (README); this catches a lost directive.
@@ -184,4 +185,4 @@ class UnitsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()
