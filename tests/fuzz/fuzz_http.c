@@ -60,9 +60,11 @@
 #include "fuzz_util.h"
 #include "http_server.h"
 #include "cli.h"
+#include "downcase_route.h"
 #include "metrics.h"
 #include "publisher.h"
 #include "router.h"
+#include "status_routes.h"
 
 #define EXCHANGE_TIMEOUT_NS (5 * 1000000000ull)
 /* Requests paired with responses per input; an input with more pairs only the first ones. */
@@ -86,6 +88,8 @@ struct fuzz_server {
     struct cli_options options;
     void *zctx;
     struct publisher publisher;
+    struct downcase_route route;
+    struct status_routes status;
     struct http_server http;
 };
 
@@ -128,14 +132,12 @@ static void listen_unix(struct fuzz_server *fs)
     close(fd);
 }
 
-static int render_metrics(void *owner, struct buf *out)
+static void render_metrics(void *owner, struct metrics *m)
 {
     struct fuzz_server *fs = owner;
-    struct metrics m = {.out = out};
-    metrics_http(&m, &fs->http);
-    metrics_single(&m, "downcase_published_messages_total", "counter", "Published.",
+    metrics_http(m, &fs->http.conns);
+    metrics_single(m, "downcase_published_messages_total", "counter", "Published.",
                    fs->publisher.published);
-    return m.rc;
 }
 
 static struct fuzz_server *server_get(void)
@@ -166,12 +168,25 @@ static struct fuzz_server *server_get(void)
     }
     buf_finish(&err);
     fs->zctx = zmq_ctx_new();
-    if (fs->zctx == NULL || publisher_init(&fs->publisher, &fs->loop, fs->zctx, &fs->options) < 0) {
-        fuzz_fail("publisher_init", NULL, 0, "inproc publisher");
+    const struct publisher_config cfg = {
+        .wire = fs->options.wire,
+        .topic = fs->options.topics[0],
+        .endpoints = &fs->options.endpoints,
+        .tuning = {.hwm = fs->options.hwm, .heartbeat_ms = fs->options.heartbeat_ms},
+        .retain_bytes = fs->options.retain_bytes,
+    };
+    if (fs->zctx == NULL || publisher_open(&fs->publisher, &fs->loop, fs->zctx, &cfg) < 0) {
+        fuzz_fail("publisher_open", NULL, 0, "inproc publisher");
     }
-    router_init(&fs->router, &fs->publisher,
-                (struct router_status){.render = render_metrics, .owner = fs});
-    http_server_init(&fs->http, &fs->loop, "fuzz", router_handle, &fs->router);
+    /* The pub's routes, as pub.c and runtime.c put them together. */
+    router_init(&fs->router, DOWNCASE_ROUTE_NOT_FOUND);
+    fs->status = (struct status_routes){.render = render_metrics, .owner = fs};
+    if (status_routes_add(&fs->status, &fs->router) < 0 ||
+        downcase_route_add(&fs->route, &fs->router, &fs->publisher) < 0) {
+        fuzz_fail("router_add", NULL, 0, "routes");
+    }
+    http_server_init(&fs->http, &fs->loop, "fuzz", &fs->options.limits, router_handle,
+                     &fs->router);
     rc = http_server_listen(&fs->http, "127.0.0.1", 0);
     if (rc < 0) {
         fuzz_fail("http_server_listen", NULL, 0, "%s", uv_strerror(rc));

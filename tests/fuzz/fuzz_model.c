@@ -88,7 +88,7 @@ void fuzz_model_load(const char *path)
                 strlen(bits) != 3) {
                 die(path, "bad P record", no);
             }
-            enum sigma_class c;
+            enum sigma_class c = 0;
             if (strcmp(bits, "011") == 0) {
                 c = CASE_IGNORABLE;
             } else if (strcmp(bits, "110") == 0) {
