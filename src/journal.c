@@ -350,13 +350,7 @@ static int load_id(struct journal *j)
     if (fd >= 0) {
         close(fd);
     }
-    bool ok = n >= 2 * WIRE_ID_LEN;
-    for (int i = 0; ok && i < WIRE_ID_LEN; i++) {
-        unsigned v;
-        ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
-        j->id[i] = (uint8_t)v;
-    }
-    if (ok) {
+    if (n >= 2 * WIRE_ID_LEN && wire_id_parse(hex, j->id)) {
         return 0;
     }
     if (fd >= 0) {

@@ -12,17 +12,7 @@
 
 static bool parse_id(const char *name, uint8_t id[WIRE_ID_LEN])
 {
-    if (strlen(name) != 2 * WIRE_ID_LEN) {
-        return false;
-    }
-    for (int i = 0; i < WIRE_ID_LEN; i++) {
-        unsigned v;
-        if (sscanf(name + 2 * i, "%2x", &v) != 1) {
-            return false;
-        }
-        id[i] = (uint8_t)v;
-    }
-    return true;
+    return strlen(name) == 2 * WIRE_ID_LEN && wire_id_parse(name, id);
 }
 
 /* Opens the journal of publisher id (its directory made if absent). NULL when it cannot. */

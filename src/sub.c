@@ -398,7 +398,9 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
     const struct resync *rs = &sub->resync;
     const struct logfile *log = &s->log.file;
     const struct metrics_row rows[] = {
-        {"downcase_received_messages_total", "counter", "Messages received from publishers.",
+        {"downcase_received_messages_total", "counter",
+         "Messages received live from publishers (replayed ones: "
+         "downcase_replayed_messages_total).",
          sub->received},
         {"downcase_zmq_peers_connected", "gauge",
          "ZeroMQ peers (publishers) connected now, handshake done.",

@@ -74,7 +74,7 @@ struct subscriber {
     enum wire_kind expect;
     zmq_msg_t frames[SUBSCRIBER_MAX_FRAMES];
     bool frames_ready;
-    uint64_t received;
+    uint64_t received; /* data messages received live (plain and framed); not heads or replays */
     uint64_t malformed;
     uint64_t requests;   /* replay requests sent */
     uint64_t not_for_us; /* replay answers addressed to another subscriber */

@@ -181,3 +181,32 @@ void wire_id_hex(const uint8_t id[WIRE_ID_LEN], char out[2 * WIRE_ID_LEN + 1])
     }
     out[2 * WIRE_ID_LEN] = '\0';
 }
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+bool wire_id_parse(const char *hex, uint8_t id[WIRE_ID_LEN])
+{
+    uint8_t out[WIRE_ID_LEN];
+    for (int i = 0; i < WIRE_ID_LEN; i++) {
+        int hi = hex_digit(hex[2 * i]);
+        int lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+        if (lo < 0) {
+            return false;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    memcpy(id, out, WIRE_ID_LEN);
+    return true;
+}

@@ -40,6 +40,7 @@
 #define DOWNCASE_WIRE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define WIRE_HEADER_LEN 16
@@ -131,5 +132,8 @@ size_t wire_record_put(uint8_t *out, const char *topic, size_t topic_len, const 
 
 /* Writes the id as 16 lowercase hex digits and a NUL. */
 void wire_id_hex(const uint8_t id[WIRE_ID_LEN], char out[2 * WIRE_ID_LEN + 1]);
+/* Reads 16 hex digits (either case) at hex, which need not be NUL-terminated; nothing before,
+ * between or inside them. Returns false, id untouched, unless all 16 are digits. */
+bool wire_id_parse(const char *hex, uint8_t id[WIRE_ID_LEN]);
 
 #endif
