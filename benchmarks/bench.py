@@ -12,15 +12,23 @@ the other, so their ratios come from the same minutes of a shared, noisy machine
 
 Sections:
   http     wrk keep-alive at 50 and 500 connections and pipelined (depth 16) against
-           downcase pub (framed, with a downcase sub logging), nginx (return 200, one worker)
+           downcase pub (framed, with a downcase sub logging; with its default memory
+           retention, with --journal, and with --retain=0), nginx (return 200, one worker)
            and the Node.js peer (benchmarks/node-peer), then the nothing-lost counts; and,
            as a control, the same pub with no subscriber (HTTP alone)
+  catchup  a sub stopped while 1,000,000 messages are published, then started: the rate at
+           which it fetches and logs them from the pub's retention, next to its live rate
+  journal  the journal's append throughput (benchmarks/jbench) next to dd on the same disk
   flood    lines/s the downcase sub writes while zflood floods it, next to zsink
   memory   RSS of an idle pub and with many idle keep-alive connections
   cost     callgrind instructions per request and the top functions
   startup  exec to first answered request
   viewers  the sub's lines/s under zflood with 100 /stream viewers (and one that stalls) vs
            none, and what each viewer got (events + dropped = every line)
+  forward  messages/s a sub forwards into NATS JetStream (--forward) while zflood floods it,
+           next to jspub (the plainest libnats JetStream async publisher), same nats-server
+           and body; and wrk's req/s at a pub whose sub forwards, next to one whose sub logs
+           to a file
 """
 
 import argparse
@@ -236,10 +244,13 @@ class Peer:
                                       "--connect=" + ep, "--log=" + self.log_path]),
             stderr=subprocess.DEVNULL)
 
+    extra = ()  # more pub flags (the variants below)
+
     def pub_argv(self, ep):
         """downcase --role=pub as measured: framed, on self.port, binding ep."""
         return pinned(SERVER_CPU, [self.ctx.downcase, "--role=pub", "--wire=framed",
-                                   "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep])
+                                   "--listen=127.0.0.1:%d" % self.port, "--bind=" + ep] +
+                      list(self.extra))
 
 
 class DowncasePeer(Peer):
@@ -293,6 +304,21 @@ class DowncasePeer(Peer):
             "gap_lines": gaps,
             "gap_lost": lost_in_gaps,
         }
+
+
+class DowncaseJournalPeer(DowncasePeer):
+    """The pub keeping its retention on disk (--journal, default sync every second)."""
+    name = "downcase --journal"
+
+    def start(self, tmp):
+        self.extra = ["--journal=" + os.path.join(tmp, "journal")]
+        return super().start(tmp)
+
+
+class DowncaseNoRetainPeer(DowncasePeer):
+    """The pub without retention (--retain=0): the behaviour before it, for comparison."""
+    name = "downcase --retain=0"
+    extra = ["--retain=0"]
 
 
 class DowncaseAlonePeer(Peer):
@@ -415,7 +441,8 @@ SCENARIOS = [("keep-alive, 50 conns", 50, 0), ("keep-alive, 500 conns", 500, 0),
 
 
 def section_http(ctx):
-    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx), DowncaseAlonePeer(ctx)]
+    peers = [DowncasePeer(ctx), NginxPeer(ctx), NodePeer(ctx), DowncaseAlonePeer(ctx),
+             DowncaseJournalPeer(ctx), DowncaseNoRetainPeer(ctx)]
     results = {(p.name, s[0]): [] for p in peers for s in SCENARIOS}
     counts = []
     # Each run gets freshly started processes (and its own sub and log), so the counts of item 2
@@ -484,15 +511,15 @@ def section_http(ctx):
 
     print("\n## Nothing lost: each downcase run's 2xx answers (warm-up included) vs its sub's "
           "log\n")
-    print("| round | scenario | 2xx answered | published | not queued | lines logged "
+    print("| server | round | scenario | 2xx answered | published | not queued | lines logged "
           "| gap lines (lost) | lost |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for c in counts:
-        if c["peer"] != "downcase":
+        if "answered" not in c or c["peer"] == "node":
             continue
-        print("| %d | %s | %d | %d | %d | %d | %d (%d) | %d |" % (
-            c["round"], c["scenario"], c["answered"], c["published"], c["not_queued"], c["logged"],
-            c["gap_lines"], c["gap_lost"], c["answered"] - c["logged"]))
+        print("| %s | %d | %s | %d | %d | %d | %d | %d (%d) | %d |" % (
+            c["peer"], c["round"], c["scenario"], c["answered"], c["published"], c["not_queued"],
+            c["logged"], c["gap_lines"], c["gap_lost"], c["answered"] - c["logged"]))
     if ctx.node_zmq:
         print("\nThe Node peer (PUB drops silently past its high-water mark):\n")
         print("| round | scenario | answered | lines logged | lost |")
@@ -584,6 +611,123 @@ def section_flood(ctx):
     ctx.results["flood"] = dict(med, sub_vs_fwrite=r_fwrite, sub_vs_discard=r_discard)
 
 
+def section_catchup(ctx):
+    """A sub that was away while n messages were published fetches them all from the pub's
+    memory retention when it comes back: the rate at which it logs them (first to last line's
+    timestamps), next to the rate at which it logs a live flood (the flood section's zflood)."""
+    n = ctx.flood_count
+    rates = []
+    for rnd in range(ctx.rounds):
+        with tempfile.TemporaryDirectory(prefix="bench-catchup-") as tmp:
+            port = free_port()
+            ep = "tcp://127.0.0.1:%d" % free_port()
+            log_path = os.path.join(tmp, "sub.log")
+            pub = ctx.procs.start(pinned(SERVER_CPU, [
+                ctx.downcase, "--role=pub", "--wire=framed", "--retain=512m",
+                "--listen=127.0.0.1:%d" % port, "--bind=" + ep]), stderr=subprocess.DEVNULL)
+            sub_argv = pinned(SERVER_CPU, [ctx.downcase, "--role=sub", "--wire=framed",
+                                           "--connect=" + ep, "--log=" + log_path])
+            try:
+                sub = ctx.procs.start(sub_argv, stderr=subprocess.DEVNULL)
+                wait_subscribed(port, log_path)
+                wait_stable_lines(log_path)
+                if ctx.procs.stop(sub) != 0:
+                    raise RuntimeError("downcase sub failed")
+                before = count_lines(log_path, b"lower case")
+                subprocess.run(pinned(CLIENT_CPU, [ctx.hclient, "requests", "127.0.0.1",
+                                                   str(port), str(n), "50"]),
+                               check=True, capture_output=True, timeout=600)
+                t0 = time.monotonic()
+                sub = ctx.procs.start(sub_argv, stderr=subprocess.DEVNULL)
+                deadline = time.monotonic() + 120
+                while count_lines(log_path, b" " + BODY.encode()) < n:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the sub fetched %d of %d" % (
+                            count_lines(log_path, b" " + BODY.encode()), n))
+                    time.sleep(0.05)
+                wall = time.monotonic() - t0
+                if ctx.procs.stop(sub) != 0:
+                    raise RuntimeError("downcase sub failed")
+                logged = count_lines(log_path, b" " + BODY.encode())
+                if logged != n or count_lines(log_path, b"!gap") != 0:
+                    raise RuntimeError("catch-up logged %d of %d, or a gap" % (logged, n))
+                # The fetched lines' own span: from the first fetched line to the last.
+                with open(log_path, "rb") as f:
+                    lines = f.read().splitlines()[before:]
+                span = log_span_of(lines)
+            finally:
+                ctx.procs.stop(pub)
+        rate = (n - 1) / span if span > 0 else 0
+        rates.append((rate, wall))
+        log("round %d catch-up: %d messages logged in %.3f s (%.0f msg/s), %.2f s from the "
+            "sub's start" % (rnd + 1, n, span, rate, wall))
+    rate = statistics.median(r for r, _ in rates)
+    wall = statistics.median(w for _, w in rates)
+    live = ctx.results.get("flood", {}).get("downcase sub -> file")
+    print("\n## Catch-up: a sub away while %d messages were published, then started again, "
+          "median of %d\n" % (n, ctx.rounds))
+    print("| | messages/s |")
+    print("|---|---:|")
+    print("| fetched from the pub's retention and logged | %.0f |" % rate)
+    if live:
+        print("| logged live, flooded by zflood (flood section, same run) | %.0f |" % live)
+    print("\nEvery fetched message was logged exactly once (%d lines, no gap line); %.2f s from "
+          "the sub's start to the last line." % (n, wall))
+    ctx.results["catchup"] = {"messages": n, "msg_per_s": rate, "seconds_from_start": wall,
+                              "live_msg_per_s": live}
+
+
+def log_span_of(lines):
+    """Seconds between the first and last of these text lines' timestamps."""
+    def stamp(line):
+        t = time.strptime(line[:19].decode(), "%Y-%m-%dT%H:%M:%S")
+        return time.mktime(t) + int(line[20:23]) / 1000.0
+    return stamp(lines[-1]) - stamp(lines[0])
+
+
+def section_journal(ctx):
+    """The journal's appends (benchmarks/jbench: the code the pub runs per message, with one
+    fdatasync at the end) next to dd writing the same bytes to the same directory."""
+    n = ctx.flood_count
+    size = 60
+    rows = []
+    for rnd in range(ctx.rounds):
+        with tempfile.TemporaryDirectory(prefix="bench-journal-", dir=ctx.journal_dir) as tmp:
+            jb = subprocess.run(pinned(SERVER_CPU, [ctx.jbench, os.path.join(tmp, "j"), str(n),
+                                                    str(size)]),
+                                capture_output=True, text=True, timeout=300)
+            if jb.returncode != 0:
+                raise RuntimeError("jbench: " + jb.stderr.strip())
+            m = re.search(r"bytes (\d+) append_seconds ([\d.]+) synced_seconds ([\d.]+)",
+                          jb.stdout)
+            nbytes, app, syn = int(m.group(1)), float(m.group(2)), float(m.group(3))
+            mib = max(1, nbytes // (1024 * 1024))
+            dd = {}
+            for label, conv in (("dd", []), ("dd conv=fdatasync", ["conv=fdatasync"])):
+                t0 = time.monotonic()
+                subprocess.run(pinned(SERVER_CPU, ["dd", "if=/dev/zero",
+                                                   "of=" + os.path.join(tmp, "dd"), "bs=1M",
+                                                   "count=%d" % mib] + conv),
+                               check=True, capture_output=True, timeout=300)
+                dd[label] = mib * 1024 * 1024 / (time.monotonic() - t0) / 1e6
+            rows.append({"append": nbytes / app / 1e6, "synced": nbytes / syn / 1e6,
+                         "records_per_s": n / app, **dd})
+            log("round %d journal: %.0f MB/s appending, %.0f MB/s with the sync; dd %.0f MB/s, "
+                "%.0f MB/s with fdatasync" % (rnd + 1, rows[-1]["append"], rows[-1]["synced"],
+                                             dd["dd"], dd["dd conv=fdatasync"]))
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    print("\n## Journal: %d records of %d bytes of text (%s), median of %d\n" % (
+        n, size, ctx.journal_dir or tempfile.gettempdir(), ctx.rounds))
+    print("| writer | MB/s | vs dd | vs dd conv=fdatasync |")
+    print("|---|---:|---:|---:|")
+    for label, key in (("journal appends (%.0f records/s)" % med["records_per_s"], "append"),
+                       ("journal appends, then fdatasync", "synced"), ("dd bs=1M", "dd"),
+                       ("dd bs=1M conv=fdatasync", "dd conv=fdatasync")):
+        print("| %s | %.0f | %s | %s |" % (label, med[key], ratio(med[key], med["dd"]),
+                                          ratio(med[key], med["dd conv=fdatasync"])))
+    ctx.results["journal"] = med
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -623,7 +767,9 @@ def section_memory(ctx):
                              "bytes_per_conn": per}
 
 
-def section_cost(ctx):
+def callgrind_pub(ctx, extra):
+    """callgrind over ctx.cost_requests requests to a pub with these extra flags: (total
+    instructions, the callgrind_annotate text)."""
     n = ctx.cost_requests
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         port = free_port()
@@ -635,7 +781,7 @@ def section_cost(ctx):
         pub = ctx.procs.start(pinned(SERVER_CPU, [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out,
             ctx.downcase, "--role=pub", "--wire=framed", "--listen=127.0.0.1:%d" % port,
-            "--bind=" + ep]), stderr=subprocess.DEVNULL)
+            "--bind=" + ep] + list(extra)), stderr=subprocess.DEVNULL)
         sub = ctx.procs.start(pinned(CLIENT_CPU, [
             ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
             "--log=" + sub_log]), stderr=subprocess.DEVNULL)
@@ -657,6 +803,13 @@ def section_cost(ctx):
                              capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"([\d,]+) +\(100\.0%\) +PROGRAM TOTALS", ann).group(1)
                 .replace(",", ""))
+    return total, ann
+
+
+def section_cost(ctx):
+    n = ctx.cost_requests
+    total, ann = callgrind_pub(ctx, [])
+    total_old, _ = callgrind_pub(ctx, ["--retain=0"])
     # "Ir (pct)  file:function [object]": one function can appear under several files
     # (inlined code), so the rows are summed per function name.
     costs = {}
@@ -675,15 +828,16 @@ def section_cost(ctx):
                   for fn, (ir, obj) in costs.items()), reverse=True)
     print("\n## Cost per request: callgrind over %d requests, one keep-alive connection, "
           "sub connected\n" % n)
-    print("%.0f instructions per request (%d in all; start-up and shutdown excluded).\n" % (
-        total / n, total))
+    print("%.0f instructions per request with the default retention (%d in all; start-up and "
+          "shutdown excluded); %.0f with --retain=0 in the same run (%+.0f).\n" % (
+              total / n, total, total_old / n, (total - total_old) / n))
     print("| function (self cost) | instructions per request | share |")
     print("|---|---:|---:|")
     for ir, pct, fn in top[:ctx.top]:
         print("| `%s` | %.0f | %.1f %% |" % (fn, ir / n, pct))
     print("\nBy object: " + ", ".join("%s %.0f %%" % (o, 100.0 * ir / total) for o, ir in
                                        sorted(by_obj.items(), key=lambda x: -x[1])[:5]) + ".")
-    ctx.results["cost"] = {"ir_per_request": total / n,
+    ctx.results["cost"] = {"ir_per_request": total / n, "ir_per_request_retain0": total_old / n,
                            "top": [(fn, ir / n, pct) for ir, pct, fn in top[:ctx.top]]}
 
 
@@ -1001,8 +1155,177 @@ def write_svg(results, path):
         f.write("\n".join(out) + "\n")
 
 
-SECTIONS = {"http": section_http, "flood": section_flood, "memory": section_memory,
-            "cost": section_cost, "startup": section_startup, "viewers": section_viewers}
+SECTIONS = {"http": section_http, "flood": section_flood, "catchup": section_catchup,
+            "memory": section_memory, "cost": section_cost, "startup": section_startup,
+            "journal": section_journal, "viewers": section_viewers}
+
+
+# --- forward: into NATS JetStream ------------------------------------------------------------
+# Added for --forward (src/forward.h); section_forward and its helpers only.
+
+def start_nats(ctx, tmp):
+    """nats-server -js on 127.0.0.1 (a port of its choosing, read from its ports file), pinned
+    to the load generator's core, with a stream LOGS on subject logs.bench; returns (proc,
+    url)."""
+    p = ctx.procs.start(pinned(CLIENT_CPU, [
+        ctx.nats_server, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", os.path.join(tmp, "js"),
+        "--ports_file_dir", tmp]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not [f for f in os.listdir(tmp) if f.endswith(".ports")]:
+        if time.monotonic() > deadline or p.poll() is not None:
+            raise RuntimeError("nats-server did not start")
+        time.sleep(0.05)
+    ports = [f for f in os.listdir(tmp) if f.endswith(".ports")][0]
+    with open(os.path.join(tmp, ports)) as f:
+        url = json.load(f)["nats"][0]
+    r = subprocess.run([ctx.jsctl, url, "add", "LOGS", "logs.bench", "1"], capture_output=True,
+                       text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("jsctl add: " + r.stderr.strip())
+    return p, url
+
+
+def stream_messages(ctx, url):
+    r = subprocess.run([ctx.jsctl, url, "info", "LOGS"], capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("jsctl info: " + r.stderr.strip())
+    return int(r.stdout.split()[0].partition("=")[2])
+
+
+def sub_metric(port, name):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def forward_flood(ctx, n, tmp):
+    """zflood -> downcase sub --forward -> nats-server: messages acknowledged per second, from
+    zflood's start to the n-th acknowledgment (polled from /metrics every 20 ms)."""
+    nats, url = start_nats(ctx, tmp)
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    mport = free_port()
+    # zflood has no retention: the sub's receive queue must hold every message while the sub
+    # waits for acknowledgments (--hwm), or what zflood flushed before exiting is lost; and
+    # without --wire=framed the sub holds (leaves them queued) instead of deferring (dropping
+    # them to fetch them again from a retention zflood does not have).
+    sub = ctx.procs.start(pinned(SERVER_CPU, [
+        ctx.downcase, "--role=sub", "--connect=" + ep, "--hwm=%d" % (n + 1000),
+        "--forward=%s/logs.bench" % url, "--state=" + os.path.join(tmp, "st"),
+        "--metrics=127.0.0.1:%d" % mport]), stderr=subprocess.DEVNULL)
+    wait_http(mport, path="/healthz")
+    t0 = time.monotonic()
+    fl = subprocess.run(pinned(CLIENT_CPU, [ctx.zflood, ep, str(n)]), capture_output=True,
+                        text=True, timeout=300)
+    if fl.returncode != 0:
+        raise RuntimeError("zflood: " + fl.stderr.strip())
+    deadline = time.monotonic() + 300
+    while sub_metric(mport, "downcase_forward_acked_total") < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the sub forwarded %d of %d" % (
+                sub_metric(mport, "downcase_forward_acked_total"), n))
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    stored = stream_messages(ctx, url)
+    if ctx.procs.stop(sub) != 0:
+        raise RuntimeError("the forwarding sub did not exit 0")
+    ctx.procs.stop(nats)
+    if stored != n:
+        raise RuntimeError("the stream holds %d messages of %d" % (stored, n))
+    return n / took
+
+
+def forward_jspub(ctx, n, tmp):
+    nats, url = start_nats(ctx, tmp)
+    r = subprocess.run(pinned(SERVER_CPU, [ctx.jspub, url, "logs.bench", str(n), "4096"]),
+                       capture_output=True, text=True, timeout=300)
+    stored = stream_messages(ctx, url)
+    ctx.procs.stop(nats)
+    if r.returncode != 0:
+        raise RuntimeError("jspub: " + r.stderr.strip())
+    if stored != n:
+        raise RuntimeError("jspub: the stream holds %d messages of %d" % (stored, n))
+    return float(re.search(r"([\d.]+) msg/s", r.stdout).group(1))
+
+
+def forward_http(ctx, kind, tmp):
+    """wrk (50 connections) at a framed pub whose sub (same core) logs to a file or forwards to
+    nats-server (on wrk's core in both runs, idle in the file run); returns wrk's figures."""
+    nats, url = start_nats(ctx, tmp)
+    port, ep = free_port(), "tcp://127.0.0.1:%d" % free_port()
+    mport = free_port()
+    pub = ctx.procs.start(pinned(SERVER_CPU, [
+        ctx.downcase, "--role=pub", "--wire=framed", "--listen=127.0.0.1:%d" % port,
+        "--bind=" + ep]), stderr=subprocess.DEVNULL)
+    out = ["--log=" + os.path.join(tmp, "sub.log")] if kind == "file" else [
+        "--forward=%s/logs.bench" % url, "--state=" + os.path.join(tmp, "st")]
+    sub = ctx.procs.start(pinned(SERVER_CPU, [
+        ctx.downcase, "--role=sub", "--wire=framed", "--connect=" + ep,
+        "--metrics=127.0.0.1:%d" % mport] + out), stderr=subprocess.DEVNULL)
+    wait_http(port)
+    wait_http(mport, path="/healthz")
+    deadline = time.monotonic() + 10
+    while sub_metric(mport, "downcase_received_messages_total") == 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the sub received nothing in 10 s")
+        get(port, WARM_PATH)
+        time.sleep(0.05)
+    res = run_wrk(port, 50, ctx.secs)
+    ctx.procs.stop(pub)
+    ctx.procs.stop(sub)
+    ctx.procs.stop(nats)
+    return res
+
+
+def section_forward(ctx):
+    for path in (ctx.jspub, ctx.jsctl, ctx.nats_server):
+        if not os.path.exists(path):
+            print("\n## Forwarding into NATS JetStream: not measured (%s missing: libnats-dev "
+                  "and nats-server are needed)" % path)
+            return
+    n = ctx.flood_count // 5
+    rows = {"downcase sub --forward": [], "jspub": []}
+    http = {"file": [], "forward": []}
+    for rnd in range(ctx.rounds):
+        for kind in rows:
+            with tempfile.TemporaryDirectory(prefix="bench-forward-") as tmp:
+                rate = (forward_flood if kind.startswith("downcase") else forward_jspub)(
+                    ctx, n, tmp)
+            rows[kind].append(rate)
+            log("round %d %-24s %9.0f msg/s" % (rnd + 1, kind, rate))
+        for kind in http:
+            with tempfile.TemporaryDirectory(prefix="bench-forward-") as tmp:
+                res = forward_http(ctx, kind, tmp)
+            http[kind].append(res["rps"])
+            log("round %d pub req/s, sub %-8s %9.0f (non-2xx %d)" % (
+                rnd + 1, kind, res["rps"], res["non2xx"]))
+    ratio_js = statistics.median(a / b for a, b in zip(rows["downcase sub --forward"],
+                                                         rows["jspub"]))
+    ratio_http = statistics.median(a / b for a, b in zip(http["forward"], http["file"]))
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print("\n## Forwarding into NATS JetStream: %d messages, nats-server %s on core %s, "
+          "publisher on core %s, median of %d\n" % (n, "2.9.10 (file storage, R1)", CLIENT_CPU,
+                                                   SERVER_CPU, ctx.rounds))
+    print("| publisher | messages/s acknowledged | vs jspub |")
+    print("|---|---:|---:|")
+    for k, v in med.items():
+        print("| %s | %.0f | %.0f %% |" % (k, v, 100 * v / med["jspub"]))
+    print("\nMedian of the per-round ratios: the forwarding sub at %.0f %% of jspub "
+          "(zflood feeding it on core %s)." % (100 * ratio_js, CLIENT_CPU))
+    print("\n| pub's sub | req/s (wrk, 50 connections) |")
+    print("|---|---:|")
+    for k, v in http.items():
+        print("| %s | %.0f |" % ("logs to a file" if k == "file" else "forwards to JetStream",
+                                 statistics.median(v)))
+    print("\nMedian of the per-round ratios: req/s with a forwarding sub at %.0f %% of that "
+          "with a file-logging one." % (100 * ratio_http))
+    ctx.results["forward"] = dict(med, forward_vs_jspub=ratio_js, http_file=http["file"],
+                                  http_forward=http["forward"], http_ratio=ratio_http)
+
+
+SECTIONS["forward"] = section_forward
 
 
 def main():
@@ -1016,6 +1339,8 @@ def main():
     ap.add_argument("--node-zmq", choices=("yes", "no"), default="yes")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--svg", help="also draw the http section as a chart (SVG) here")
+    ap.add_argument("--journal-dir", default=None,
+                    help="where the journal section writes (default: the temporary directory)")
     ap.add_argument("--sub-cpu", choices=(SERVER_CPU, CLIENT_CPU), default=SERVER_CPU,
                     help="core of the logging subscriber in the HTTP runs (default: the "
                          "server's, and its CPU time counts as the server's; %s: wrk's)"
@@ -1030,7 +1355,12 @@ def main():
     ctx.downcase = os.path.join(args.build, "src", "downcase")
     ctx.zflood = os.path.join(args.build, "benchmarks", "zflood")
     ctx.zsink = os.path.join(args.build, "benchmarks", "zsink")
+    ctx.jbench = os.path.join(args.build, "benchmarks", "jbench")
+    ctx.journal_dir = args.journal_dir
     ctx.hclient = os.path.join(args.build, "benchmarks", "hclient")
+    ctx.jspub = os.path.join(args.build, "benchmarks", "jspub")
+    ctx.jsctl = os.path.join(args.build, "tests", "jsctl")
+    ctx.nats_server = shutil.which("nats-server") or "/usr/sbin/nats-server"
     ctx.node_dir = args.node_dir
     ctx.node_zmq = args.node_zmq == "yes"
     ctx.sub_cpu = args.sub_cpu

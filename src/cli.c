@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "forward.h"
 #include "hostport.h"
 #include "logfile.h"
 #include "journal.h"
@@ -20,12 +21,15 @@
 const char *const cli_usage[] = {
     "Usage: downcase --role=pub [--listen=HOST:PORT] [ENDPOINTS] [--wire=plain|framed]\n"
     "                [--topic=NAME] [--retain=SIZE | --journal=DIR]\n"
-    "                [--curve-secret=FILE [--curve-allow=DIR]]\n"
+    "                [--curve-secret=FILE [--curve-allow=DIR | --curve-server=FILE]]\n"
     "       downcase --role=sub [--log=PATH] [--log-format=text|json|python] [ENDPOINTS]\n"
     "                [--wire=plain|framed] [--topic=PREFIX]... [--state=PATH]\n"
-    "                [--curve-secret=FILE --curve-server=FILE]\n"
+    "                [--curve-secret=FILE [--curve-server=FILE | --curve-allow=DIR]]\n"
     "       downcase --role=relay --upstream=ENDPOINT... --downstream=ENDPOINT...\n"
-    "                [--retain=SIZE] [--metrics=HOST:PORT]\n"
+    "                [--retain=SIZE | --journal=DIR] [--metrics=HOST:PORT]\n"
+    "                [--curve-secret=FILE [--curve-allow=DIR]\n"
+    "                (--curve-server=FILE | --curve-allow-upstream=DIR)]\n"
+    "       (every role also takes [--allow-from=CIDR]...)\n"
     "       downcase --keygen=NAME\n"
     "       downcase --probe=URL\n"
     "       downcase --help | --version\n"
@@ -61,6 +65,11 @@ const char *const cli_usage[] = {
     "                           told how many (default 1m; at most --stream-buffer)\n"
     "  --state=PATH             sub: where it remembers what it logged, to resume\n"
     "                           exactly once (default LOG.state; none with --log=-)\n"
+    "  --forward=URL            sub: publish every message to NATS JetStream,\n"
+    "                           nats://HOST:PORT[,HOST:PORT...]/SUBJECT (tls:// for TLS)\n"
+    "  --forward-pending=N      sub: messages awaiting JetStream's ack at most (4096)\n"
+    "  --forward-creds=FILE     sub: NATS credentials file (mode 0600)\n"
+    "  --forward-token=FILE     sub: file holding a NATS token (mode 0600)\n"
     "  --upstream=ENDPOINT      relay: publishers' side, repeatable; connects, or binds\n"
     "                           when written @ENDPOINT\n"
     "  --downstream=ENDPOINT    relay: subscribers' side, repeatable; binds, or connects\n"
@@ -70,10 +79,11 @@ const char *const cli_usage[] = {
     "Retention (framed messages; subscribers fetch what they missed):\n"
     "  --retain=SIZE            pub, relay: recent messages kept in memory (default\n"
     "                           64m; 0: off, a full subscriber queue is answered 503)\n"
-    "  --journal=DIR            pub: keep them on disk instead, appended before each 200;\n"
-    "                           the publisher id and sequence survive restarts\n"
-    "  --journal-size=SIZE      pub: oldest segments removed past it (default 1g)\n"
-    "  --journal-sync=TIME      pub: fdatasync interval (default 1s; 0: before answers)\n"
+    "  --journal=DIR            pub, relay: keep them on disk instead (pub: appended\n"
+    "                           before each 200; the id and sequence survive restarts)\n"
+    "  --journal-size=SIZE      oldest segments removed past it (default 1g; a relay:\n"
+    "                           per publisher)\n"
+    "  --journal-sync=TIME      fdatasync interval (default 1s; 0: before answers)\n"
     "HTTP limits (the pub's server and the sub's or relay's --metrics server):\n"
     "  --max-header-bytes=SIZE  request line + headers (default 8k); past it 431 (414 for\n"
     "                           a long target)\n"
@@ -91,14 +101,22 @@ const char *const cli_usage[] = {
     "SIZE is bytes or with k/m/g (KiB/MiB/GiB); TIME is seconds or with ms/s/m.\n"
     "\n",
 
-    "CurveZMQ (pub and sub):\n"
+    "CurveZMQ (every role) and admission:\n"
     "  --keygen=NAME            write a CurveZMQ key pair: NAME (public certificate) and\n"
     "                           NAME_secret (mode 0600), czmq's format; never overwrites\n"
-    "  --curve-secret=FILE      encrypt with CurveZMQ using this side's NAME_secret file\n"
-    "                           (pub: every endpoint becomes a CURVE server)\n"
-    "  --curve-allow=DIR        pub: admit only clients whose public certificate is in DIR\n"
-    "                           (re-read at each handshake; default: any CURVE client)\n"
-    "  --curve-server=FILE      sub: the publisher's public certificate (with --curve-secret)\n"
+    "  --curve-secret=FILE      encrypt with CurveZMQ using this side's NAME_secret file;\n"
+    "                           alone it makes the socket a CURVE server (pub, a sub that\n"
+    "                           binds, the relay's downstream)\n"
+    "  --curve-server=FILE      the server's public certificate: this side is its CURVE\n"
+    "                           client (sub; a pub connecting into a binding sub; the\n"
+    "                           relay's upstream connecting to publishers)\n"
+    "  --curve-allow=DIR        a CURVE server admits only clients whose public certificate\n"
+    "                           is in DIR (re-read at each handshake; default: any client);\n"
+    "                           relay: its downstream\n"
+    "  --curve-allow-upstream=DIR  relay: its upstream is a CURVE server admitting only the\n"
+    "                           publishers whose public certificate is in DIR\n"
+    "  --allow-from=CIDR        admit ZeroMQ peers from this address range only (IPv4 or\n"
+    "                           IPv6, e.g. 10.0.0.0/8, ::1), repeatable; every socket\n"
     "Other:\n"
     "  --probe=URL              GET http://HOST[:PORT]/PATH and exit 0 on a 200 answer,\n"
     "                           1 otherwise (a health check; 3 s at most)\n"
@@ -121,13 +139,14 @@ enum kind {
     K_DURATION, /* milliseconds, with ms/s/m */
     K_COUNT,    /* a plain number */
     K_PROBE,    /* an http:// URL, parsed into probe_target */
+    K_CIDR,     /* ADDRESS/PREFIX appended to a list of CLI_MAX_ALLOW_FROM; its count at aux */
 };
 
 #define ROLE_PUB (1u << CLI_ROLE_PUB)
 #define ROLE_SUB (1u << CLI_ROLE_SUB)
 #define ROLE_RELAY (1u << CLI_ROLE_RELAY)
 #define ROLE_ANY (ROLE_PUB | ROLE_SUB | ROLE_RELAY)
-#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic, --curve-secret */
+#define ROLE_NET (ROLE_PUB | ROLE_SUB) /* --bind, --connect, --wire, --topic */
 
 /* Limits past which a setting is surely a typo; they also keep every value in range of the
  * types the libraries take (int for ZeroMQ options, size_t for buffers). */
@@ -202,18 +221,28 @@ static const struct flag {
     {"heartbeat", 0, K_DURATION, ROLE_ANY, false, AT(heartbeat_ms), 0, 0, MAX_TIMEOUT_MS, 100, NULL,
      0, NULL},
     {"keygen", 0, K_PATH, ROLE_ANY, false, AT(keygen), 0, 0, 0, 0, NULL, 0, NULL},
-    {"curve-secret", 0, K_PATH, ROLE_NET, false, AT(curve_secret), 0, 0, 0, 0, NULL, 0, NULL},
-    {"curve-server", 0, K_PATH, ROLE_SUB, false, AT(curve_server), 0, 0, 0, 0, NULL, 0, NULL},
-    {"curve-allow", 0, K_PATH, ROLE_PUB, false, AT(curve_allow), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-secret", 0, K_PATH, ROLE_ANY, false, AT(curve_secret), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-server", 0, K_PATH, ROLE_ANY, false, AT(curve_server), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-allow", 0, K_PATH, ROLE_ANY, false, AT(curve_allow), 0, 0, 0, 0, NULL, 0, NULL},
+    {"curve-allow-upstream", 0, K_PATH, ROLE_RELAY, false, AT(curve_allow_upstream), 0, 0, 0, 0,
+     NULL, 0, NULL},
+    {"allow-from", 0, K_CIDR, ROLE_ANY, true, AT(allow_from),
+     offsetof(struct cli_options, nallow_from), 0, 0, 0, NULL, 0, NULL},
     {"probe", 0, K_PROBE, ROLE_ANY, false, AT(probe), 0, 0, 0, 0, NULL, 0, NULL},
     {"retain", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(retain_bytes), 0, 0, MAX_RETAIN, 0, NULL,
      0, NULL},
-    {"journal", 0, K_PATH, ROLE_PUB, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0, NULL},
-    {"journal-size", 0, K_SIZE, ROLE_PUB, false, AT(journal_bytes), 0, 64 * 1024, MAX_JOURNAL, 0,
-     NULL, 0, NULL},
-    {"journal-sync", 0, K_DURATION, ROLE_PUB, false, AT(journal_sync_ms), 0, 0, MAX_TIMEOUT_MS, 0,
-     NULL, 0, NULL},
+    {"journal", 0, K_PATH, ROLE_PUB | ROLE_RELAY, false, AT(journal_dir), 0, 0, 0, 0, NULL, 0,
+     NULL},
+    {"journal-size", 0, K_SIZE, ROLE_PUB | ROLE_RELAY, false, AT(journal_bytes), 0, 64 * 1024,
+     MAX_JOURNAL, 0, NULL, 0, NULL},
+    {"journal-sync", 0, K_DURATION, ROLE_PUB | ROLE_RELAY, false, AT(journal_sync_ms), 0, 0,
+     MAX_TIMEOUT_MS, 0, NULL, 0, NULL},
     {"state", 0, K_PATH, ROLE_SUB, false, AT(state_path), 0, 0, 0, 0, NULL, 0, NULL},
+    {"forward", 0, K_PATH, ROLE_SUB, false, AT(forward), 0, 0, 0, 0, NULL, 0, NULL},
+    {"forward-pending", 0, K_COUNT, ROLE_SUB, false, AT(forward_pending), 0, 1, FORWARD_MAX_PENDING,
+     0, NULL, 0, NULL},
+    {"forward-creds", 0, K_PATH, ROLE_SUB, false, AT(forward_creds), 0, 0, 0, 0, NULL, 0, NULL},
+    {"forward-token", 0, K_PATH, ROLE_SUB, false, AT(forward_token), 0, 0, 0, 0, NULL, 0, NULL},
     {"upstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(upstreams),
      offsetof(struct cli_options, nupstreams), 0, 0, 0, NULL, 0, NULL},
     {"downstream", 0, K_ENDPOINT, ROLE_RELAY, true, AT(downstreams),
@@ -448,6 +477,22 @@ static int apply(struct cli_options *o, const struct flag *f, const char *v, con
         }
         o->probe = v;
         return 0;
+    case K_CIDR: {
+        size_t *count = field(o, f->aux);
+        if (*count == CLI_MAX_ALLOW_FROM) {
+            return fail(err, "too many %s ranges (at most %d)", shown, CLI_MAX_ALLOW_FROM);
+        }
+        const char *why = "";
+        char hint[64];
+        if (cidr_parse(v, &((struct cidr *)field(o, f->at))[*count], &why, hint, sizeof hint) < 0) {
+            return fail(err,
+                        "invalid value '%s' for %s (%s%s%s; expected ADDRESS/PREFIX, e.g. "
+                        "10.0.0.0/8 or fd00::/8)",
+                        v, shown, why, *hint ? ": did you mean " : "", hint);
+        }
+        (*count)++;
+        return 0;
+    }
     }
     return 0;
 }
@@ -463,6 +508,37 @@ static bool was_seen(uint64_t seen, const char *name)
 }
 
 /* Checks what only makes sense once the role is known, and fills the role's defaults. */
+/* --forward and its companions (forward.h). */
+static int check_forward(struct cli_options *o, uint64_t seen, struct buf *err)
+{
+    if (o->forward == NULL) {
+        if (was_seen(seen, "forward-pending") || o->forward_creds || o->forward_token) {
+            return fail(err, "--forward-pending, --forward-creds and --forward-token need "
+                             "--forward");
+        }
+        return 0;
+    }
+    if (!forward_built()) {
+        return fail(err, "--forward: this downcase was built without NATS support (libnats was "
+                         "not found when it was built)");
+    }
+    const char *why;
+    if (natsurl_parse(o->forward, &o->forward_url, &why) < 0) {
+        return fail(err, "invalid value '%s' for --forward (%s)", o->forward, why);
+    }
+    if (o->forward_creds && o->forward_token) {
+        return fail(err, "--forward-creds and --forward-token: give one or the other");
+    }
+    if (o->forward_pending == 0) {
+        o->forward_pending = FORWARD_DEFAULT_PENDING;
+    }
+    if (o->state_path == NULL && (o->log_path == NULL || strcmp(o->log_path, "-") == 0)) {
+        return fail(err, "--forward needs --state=PATH (where the position JetStream "
+                         "acknowledged is kept across restarts) unless --log is a file");
+    }
+    return 0;
+}
+
 static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
 {
     if (o->role == CLI_ROLE_NONE) {
@@ -516,15 +592,55 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (o->curve_allow && !o->curve_secret) {
             return fail(err, "--curve-allow needs --curve-secret (the publisher's own key pair)");
         }
+        if (o->curve_server && !o->curve_secret) {
+            return fail(err, "--curve-server needs --curve-secret (the publisher's own key pair, "
+                             "which it presents as a CURVE client)");
+        }
+        if (o->curve_server && o->curve_allow) {
+            return fail(err, "--curve-allow and --curve-server exclude each other: with "
+                             "--curve-server the publisher is a CURVE client (of a subscriber "
+                             "that binds), and --curve-allow is a server's list");
+        }
     } else if (o->role == CLI_ROLE_RELAY) {
         /* No default: a relay sits between two tiers the operator names. */
         if (o->nupstreams == 0 || o->ndownstreams == 0) {
             return fail(err, "--role=relay needs at least one --upstream and one --downstream");
         }
+        if ((was_seen(seen, "journal-size") || was_seen(seen, "journal-sync")) &&
+            o->journal_dir == NULL) {
+            return fail(err, "--journal-size and --journal-sync need --journal=DIR");
+        }
+        const char *needs_secret = o->curve_server           ? "--curve-server"
+                                   : o->curve_allow          ? "--curve-allow"
+                                   : o->curve_allow_upstream ? "--curve-allow-upstream"
+                                                             : NULL;
+        if (needs_secret && !o->curve_secret) {
+            return fail(err, "%s needs --curve-secret (the relay's own key pair)", needs_secret);
+        }
+        if (o->curve_server && o->curve_allow_upstream) {
+            return fail(err, "--curve-server and --curve-allow-upstream exclude each other: the "
+                             "relay's upstream is either a CURVE client of the publishers or "
+                             "their server");
+        }
+        if (o->curve_secret && !o->curve_server && !o->curve_allow_upstream) {
+            return fail(err, "a relay with --curve-secret needs --curve-server (its upstream "
+                             "connects to CURVE publishers) or --curve-allow-upstream=DIR "
+                             "(publishers connect into its upstream with CURVE)");
+        }
     } else {
-        if ((o->curve_secret == NULL) != (o->curve_server == NULL)) {
+        if (o->curve_server && !o->curve_secret) {
             return fail(err, "the subscriber needs both --curve-secret and --curve-server "
                              "(its own key pair and the publisher's public key), or neither");
+        }
+        if (o->curve_secret && !o->curve_server && e->nbinds == 0) {
+            return fail(err, "the subscriber needs both --curve-secret and --curve-server "
+                             "(its own key pair and the publisher's public key), or neither; "
+                             "a subscriber that --binds may instead be a CURVE server with "
+                             "--curve-secret alone");
+        }
+        if (o->curve_allow && (!o->curve_secret || o->curve_server)) {
+            return fail(err, "--curve-allow needs --curve-secret without --curve-server (a "
+                             "subscriber that binds, as the publishers' CURVE server)");
         }
         o->expect = !was_seen(seen, "wire")  ? CLI_EXPECT_ANY
                     : o->wire == WIRE_FRAMED ? CLI_EXPECT_FRAMED
@@ -532,7 +648,11 @@ static int finish(struct cli_options *o, uint64_t seen, struct buf *err)
         if (e->nbinds == 0 && e->nconnects == 0) {
             e->connects[e->nconnects++] = "tcp://127.0.0.1:4444";
         }
-        if (o->log_path == NULL) {
+        int rc = check_forward(o, seen, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (o->log_path == NULL && o->forward == NULL) {
             o->log_path = "-";
         }
         if ((was_seen(seen, "http-token") || was_seen(seen, "stream-buffer") ||

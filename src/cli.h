@@ -7,14 +7,17 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "http_conn.h"
 #include "logline.h"
+#include "natsurl.h"
 #include "probe.h"
 #include "wire.h"
 #include "zendpoint.h"
 
 #define CLI_MAX_ENDPOINTS ZENDPOINT_MAX
 #define CLI_MAX_TOPICS 64
+#define CLI_MAX_ALLOW_FROM 64
 
 enum cli_role {
     CLI_ROLE_NONE,
@@ -74,7 +77,15 @@ struct cli_options {
     /* sub: --state; NULL: LOG.state beside a file log, none with --log=- */
     const char *state_path;
 
-    /* sub */
+    /* sub: --forward=nats://HOST:PORT[,...]/SUBJECT (forward.h), parsed into forward_url; the
+     * messages awaiting acknowledgment at most; a credentials file or a token file. */
+    const char *forward;
+    struct natsurl forward_url;
+    size_t forward_pending;
+    const char *forward_creds;
+    const char *forward_token;
+
+    /* sub: NULL when --forward is given without --log (no log kept) */
     const char *log_path;
     enum logline_format log_format;
     size_t log_backlog; /* unwritten log bytes held while writes fail */
@@ -95,12 +106,21 @@ struct cli_options {
     int hwm;
     uint64_t heartbeat_ms;
 
-    /* CurveZMQ (curve.h). Both roles: this side's secret certificate; sub: the publisher's
-     * public certificate (given with --curve-secret or not at all); pub: a directory of the
-     * public certificates of the clients admitted (needs --curve-secret). */
+    /* CurveZMQ (curve.h). Every role: this side's secret certificate. With --curve-server
+     * (the server's public certificate) a side is a CURVE client (the sub, a pub connecting
+     * into a binding sub, the relay's upstream), without it a CURVE server (the pub, a sub
+     * that binds, the relay's downstream), which --curve-allow restricts to the clients whose
+     * public certificates are in a directory. The relay's upstream may instead be a CURVE
+     * server for publishers that connect in, admitting those in --curve-allow-upstream. */
     const char *curve_secret;
     const char *curve_server;
     const char *curve_allow;
+    const char *curve_allow_upstream;
+
+    /* --allow-from, every role: the address ranges whose peers the ZAP handler admits on every
+     * socket (zap.h); none: every address. */
+    struct cidr allow_from[CLI_MAX_ALLOW_FROM];
+    size_t nallow_from;
 };
 
 /* Parses argv (argv[0] is the program). Both --flag=value and --flag value are accepted.

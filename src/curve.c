@@ -47,7 +47,7 @@ int curve_check(const char *who, const char *secret_path, const char *server_pat
     return rc;
 }
 
-int curve_server(struct zsock *z, const char *secret_path)
+static int server(struct zsock *z, const char *secret_path)
 {
     struct zcert c;
     int rc = load(z->who, "--curve-secret", secret_path, ZCERT_SECRET, &c);
@@ -59,18 +59,11 @@ int curve_server(struct zsock *z, const char *secret_path)
         rc = zsock_set(z, ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY", c.secret_z85,
                        sizeof c.secret_z85);
     }
-    if (rc == 0) {
-        rc = zsock_set(z, ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN", CURVE_ZAP_DOMAIN,
-                       strlen(CURVE_ZAP_DOMAIN));
-    }
-    if (rc == 0) {
-        rc = zsock_set_int(z, ZMQ_ZAP_ENFORCE_DOMAIN, "ZMQ_ZAP_ENFORCE_DOMAIN", 1);
-    }
     zcert_wipe(&c);
     return rc;
 }
 
-int curve_client(struct zsock *z, const char *secret_path, const char *server_path)
+static int client(struct zsock *z, const char *secret_path, const char *server_path)
 {
     struct zcert own, server;
     int rc = load(z->who, "--curve-secret", secret_path, ZCERT_SECRET, &own);
@@ -91,5 +84,20 @@ int curve_client(struct zsock *z, const char *secret_path, const char *server_pa
     }
     zcert_wipe(&own);
     zcert_wipe(&server);
+    return rc;
+}
+
+int curve_secure(struct zsock *z, const struct curve_config *c)
+{
+    int rc = 0;
+    if (c->zap_domain) {
+        rc = zsock_set(z, ZMQ_ZAP_DOMAIN, "ZMQ_ZAP_DOMAIN", c->zap_domain, strlen(c->zap_domain));
+        if (rc == 0) {
+            rc = zsock_set_int(z, ZMQ_ZAP_ENFORCE_DOMAIN, "ZMQ_ZAP_ENFORCE_DOMAIN", 1);
+        }
+    }
+    if (rc == 0 && c->secret) {
+        rc = c->server ? client(z, c->secret, c->server) : server(z, c->secret);
+    }
     return rc;
 }

@@ -18,6 +18,21 @@ enum phase {
     PHASE_IDLE, /* between requests: --idle-timeout without progress */
 };
 
+/* The request headers the callbacks look at. */
+enum field_kind {
+    FIELD_OTHER,
+    FIELD_HOST,
+    FIELD_EXPECT,
+    FIELD_TRANSFER_ENCODING,
+};
+
+/* Where te_scan is in a Transfer-Encoding value. */
+enum te_state {
+    TE_ELEMENT, /* at the start of a list element: whitespace, a coding's name, or ',' */
+    TE_NAME,    /* inside a coding's name */
+    TE_AFTER,   /* after a name: whitespace, then ',' */
+};
+
 struct http_conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* the request timeouts, then the lingering close */
@@ -34,16 +49,23 @@ struct http_conn {
     size_t inflight_off;
     struct buf tail;   /* input left unparsed by a backpressure pause */
     size_t head_bytes; /* target + header names and values of the current request */
-    uint64_t body_bytes;
     struct http_screen screen;
     enum phase phase;
     uint64_t head_deadline; /* uv_now() ms by which the headers must be in (PHASE_HEAD) */
     uint64_t last_activity; /* uv_now() ms of the last byte read or written */
-    bool screening;         /* the bytes being parsed belong to a request head */
-    char field[4];          /* the start of the current header name: enough to spot "Host" */
+    char field[17]; /* the start of the current header name: enough to spot the ones below */
     size_t field_len;
+    enum field_kind field_kind; /* of the header whose value is being parsed */
+    char expect[16];            /* the start of an Expect value */
+    size_t expect_len;          /* bytes of it so far */
+    size_t expect_end;          /* ... up to the last one that is not whitespace */
     unsigned hosts;
-    int reject_status; /* set by a callback that refuses the request */
+    bool transfer_encoding; /* the request has a Transfer-Encoding header */
+    enum te_state te_state; /* where te_scan is in a Transfer-Encoding value */
+    bool expect_continue;   /* ... an "Expect: 100-continue" */
+    bool version_done;      /* llhttp has read the request line's version */
+    bool method_refused;    /* llhttp refused the method: screening on to the line's end */
+    int reject_status;      /* set by a callback that refuses the request */
     const char *reject_reason;
     int open_handles;
     bool in_message; /* a request has started and is not complete */
@@ -331,19 +353,23 @@ static int on_message_begin(llhttp_t *p)
     c->target.len = 0;
     c->headers.len = 0;
     c->head_bytes = 0;
-    c->body_bytes = 0;
     if (c->phase == PHASE_IDLE) {
         c->phase = PHASE_HEAD;
         c->head_deadline = uv_now(c->conns->loop) + c->conns->limits.header_timeout_ms;
     }
     c->field_len = 0;
+    c->field_kind = FIELD_OTHER;
     c->hosts = 0;
+    c->transfer_encoding = false;
+    c->expect_continue = false;
+    c->version_done = false;
     return 0;
 }
 
-static int on_url(llhttp_t *p, const char *at, size_t n)
+/* Gathers the request target: what llhttp hands on_url, and the bytes >= 0x80 the screen kept
+ * from llhttp (parse()), in the order they came. */
+static int add_target(struct http_conn *c, const char *at, size_t n)
 {
-    struct http_conn *c = p->data;
     if (c->target.len + n > c->conns->limits.max_header_bytes) {
         return reject(c, 414, "request target too long");
     }
@@ -353,23 +379,28 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     return count_head(c, n);
 }
 
-/* RFC 9110 section 5.6.2: a header name is a token. */
-static bool is_tchar(unsigned char ch)
+static int on_url(llhttp_t *p, const char *at, size_t n)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+    return add_target(p->data, at, n);
 }
 
+/* RFC 9110 section 2.5: HTTP/1.2 is served as 1.1 (minor versions are compatible); 505 is for
+ * another major version, known as soon as the request line ends: nothing more is read. */
+static int on_version_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    c->version_done = true;
+    if (llhttp_get_http_major(p) != 1) {
+        return reject(c, 505, "only HTTP/1.x is served");
+    }
+    return 0;
+}
+
+/* The syntax of names and values is the screen's (http_screen.h); the callbacks only look for
+ * the few headers that change how a request is handled. */
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
-    /* llhttp 8.1.0 lets a space inside a name through ("X Y: z"); a proxy in front of us may
-     * read such a line differently, so refuse it. */
-    for (size_t i = 0; i < n; i++) {
-        if (!is_tchar((unsigned char)at[i])) {
-            return reject(c, 400, "invalid character in a header name");
-        }
-    }
     for (size_t i = 0; i < n && c->field_len + i < sizeof c->field; i++) {
         c->field[c->field_len + i] = at[i];
     }
@@ -380,24 +411,79 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     return count_head(c, n);
 }
 
+static bool field_is(const struct http_conn *c, const char *name)
+{
+    size_t len = strlen(name);
+    return c->field_len == len && strncasecmp(c->field, name, len) == 0;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
-    /* llhttp 8.1.0 accepts a header line with an empty name (": x"); nothing legitimate sends
-     * one, and intermediaries disagree about it, so refuse. */
-    if (c->field_len == 0) {
-        return reject(c, 400, "empty header name");
-    }
-    if (c->field_len == 4 && strncasecmp(c->field, "host", 4) == 0) {
+    c->field_kind = FIELD_OTHER;
+    if (field_is(c, "host")) {
+        c->field_kind = FIELD_HOST;
         c->hosts++;
+    } else if (field_is(c, "expect")) {
+        c->field_kind = FIELD_EXPECT;
+        c->expect_len = 0;
+        c->expect_end = 0;
+    } else if (field_is(c, "transfer-encoding")) {
+        c->field_kind = FIELD_TRANSFER_ENCODING;
+        c->transfer_encoding = true;
+        c->te_state = TE_ELEMENT;
     }
     c->field_len = 0;
     return buf_append_byte(&c->headers, ':') < 0 ? reject(c, 500, "out of memory") : 0;
 }
 
+static bool is_token_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Transfer-Encoding = #transfer-coding (RFC 9112 section 6.1): llhttp looks for "chunked" at
+ * the list's end and lets anything before it through ("chu a, chunked"), which another parser
+ * may read otherwise. downcase takes a list of bare coding names (empty elements ignored, RFC
+ * 9110 section 5.6.1) and refuses the rest, transfer-parameters included: nobody sends them,
+ * and chunked has none. Returns false at a byte that breaks the list. */
+static bool te_scan(struct http_conn *c, const char *at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)at[i];
+        bool ws = ch == ' ' || ch == '\t';
+        if (ch == ',') {
+            c->te_state = TE_ELEMENT;
+        } else if (is_token_char(ch) && c->te_state != TE_AFTER) {
+            c->te_state = TE_NAME;
+        } else if (ws) {
+            c->te_state = c->te_state == TE_NAME ? TE_AFTER : c->te_state;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct http_conn *c = p->data;
+    if (c->field_kind == FIELD_TRANSFER_ENCODING && !te_scan(c, at, n)) {
+        return reject(c, 400, "Transfer-Encoding is not a list of codings");
+    }
+    if (c->field_kind == FIELD_EXPECT) {
+        /* llhttp leaves the whitespace that ends a value in it: however much there is, only
+         * what comes before it is compared. */
+        for (size_t i = 0; i < n; i++, c->expect_len++) {
+            if (c->expect_len < sizeof c->expect) {
+                c->expect[c->expect_len] = at[i];
+            }
+            if (at[i] != ' ' && at[i] != '\t') {
+                c->expect_end = c->expect_len + 1;
+            }
+        }
+    }
     if (buf_append(&c->headers, at, n) < 0) {
         return reject(c, 500, "out of memory");
     }
@@ -407,20 +493,40 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
+    if (c->field_kind == FIELD_EXPECT && c->expect_end == 12 &&
+        strncasecmp(c->expect, "100-continue", 12) == 0) {
+        c->expect_continue = true;
+    }
+    c->field_kind = FIELD_OTHER;
     return buf_append_byte(&c->headers, '\n') < 0 ? reject(c, 500, "out of memory") : 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     struct http_conn *c = p->data;
-    if (llhttp_get_http_major(p) != 1) {
-        reject(c, 505, "only HTTP/1.0 and HTTP/1.1 are served");
+    unsigned minor = llhttp_get_http_minor(p);
+    /* RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding must be treated as if
+     * its framing were faulty (a 1.0 recipient does not know chunked), and the connection
+     * closed. */
+    if (c->transfer_encoding && minor == 0) {
+        reject(c, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        return -1;
+    }
+    /* llhttp refuses a Transfer-Encoding whose last coding is not chunked, but reads an empty
+     * one as no header at all: a proxy may not. */
+    if (c->transfer_encoding && !(p->flags & F_CHUNKED)) {
+        reject(c, 400, "Transfer-Encoding without chunked");
         return -1;
     }
     /* RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without exactly
-     * one Host header. */
-    if (llhttp_get_http_minor(p) >= 1 && c->hosts != 1) {
+     * one Host header (its value's form is the screen's to check). */
+    if (minor >= 1 && c->hosts != 1) {
         reject(c, 400, c->hosts == 0 ? "missing Host header" : "more than one Host header");
+        return -1;
+    }
+    /* RFC 9112 section 3.2.4: the asterisk form is for a server-wide OPTIONS only. */
+    if (c->target.len == 1 && c->target.data[0] == '*' && llhttp_get_method(p) != HTTP_OPTIONS) {
+        reject(c, 400, "request target '*' is only for OPTIONS");
         return -1;
     }
     /* A declared length past the limit is refused before its first byte is read. */
@@ -428,18 +534,27 @@ static int on_headers_complete(llhttp_t *p)
         reject(c, 413, "request body larger than the server accepts");
         return -1;
     }
+    /* The screen checks a chunked body's framing and counts it against the body limit; a
+     * Content-Length body has no framing inside, and its length is checked above. */
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    if (chunked) {
+        http_screen_chunked(&c->screen, c->conns->limits.max_body_bytes);
+    } else {
+        http_screen_unframed(&c->screen);
+    }
     c->phase = PHASE_BODY;
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t n)
-{
-    (void)at;
-    struct http_conn *c = p->data;
-    /* Chunked bodies declare no length: count what arrives. */
-    c->body_bytes += n;
-    if (c->body_bytes > c->conns->limits.max_body_bytes) {
-        return reject(c, 413, "request body larger than the server accepts");
+    /* RFC 9110 section 10.1.1: to "Expect: 100-continue" a server sends 100 (Continue) before
+     * reading the body, or at once the final status when the head decides it. downcase never
+     * uses a body (the handler sees none), so the head always decides: the answer goes out now,
+     * without waiting for a body the client may never send. Whether the client then sends it or
+     * not cannot be known, so nothing more is read: the answer carries Connection: close. An
+     * HTTP/1.0 request's expectation is ignored, as the RFC requires. */
+    if (c->expect_continue && minor >= 1 && (chunked || p->content_length > 0)) {
+        c->in_message = false;
+        c->phase = PHASE_IDLE;
+        answer(c, false);
+        c->finishing = true;
+        return HPE_PAUSED; /* parse() stops there */
     }
     return 0;
 }
@@ -451,7 +566,6 @@ static int on_message_complete(llhttp_t *p)
     struct http_conn *c = p->data;
     c->in_message = false;
     c->phase = PHASE_IDLE;
-    c->screening = true;
     http_screen_reset(&c->screen);
     /* Upgrade and CONNECT are not served: the answer is a normal one, and the connection ends
      * with it, since what the client sends next would not be HTTP. */
@@ -470,15 +584,17 @@ static int on_message_complete(llhttp_t *p)
     return HPE_PAUSED;
 }
 
+/* No on_body: bodies are discarded unseen; their limits are checked from the head
+ * (Content-Length) and by the screen (chunked). */
 static const llhttp_settings_t settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
+    .on_version_complete = on_version_complete,
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -499,8 +615,39 @@ static void stop_parsing(struct http_conn *c)
     c->tail.len = 0;
 }
 
-/* Feeds input to llhttp, screening each request head first (http_screen.h). `data` may be the
- * connection's own tail (when resuming after a backpressure pause). */
+/* llhttp stops at the first byte of a method it does not know, and after the target of one it
+ * knows only for RTSP ("PLAY"), in both cases before the request line's version. RFC 9110
+ * section 9.1 makes an unknown method a 501, not a 400, provided the request line is
+ * well-formed: that is the screen's to say, so parse() screens on to the line's end. */
+static bool unknown_method(const struct http_conn *c, enum llhttp_errno err)
+{
+    return c->reject_status == 0 && !c->version_done &&
+           (err == HPE_INVALID_METHOD || err == HPE_INVALID_CONSTANT);
+}
+
+/* After llhttp refused the method, n more bytes of the request line were screened: answers 501
+ * once the line has ended well-formed, 414 if it runs past the head limit first. Returns whether
+ * it answered. */
+static bool refuse_method(struct http_conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if (http_screen_request_line_done(&c->screen)) {
+        stop_parsing(c);
+        answer_error(c, 501, "unknown request method");
+        return true;
+    }
+    if (c->head_bytes > c->conns->limits.max_header_bytes) {
+        stop_parsing(c);
+        answer_error(c, 414, "request target too long");
+        return true;
+    }
+    return false;
+}
+
+/* Feeds input to llhttp through the screen (http_screen.h): each span the screen passes goes to
+ * llhttp, the bytes it says to skip do not (chunk extensions, dropped; a target's bytes >= 0x80,
+ * added to the target here). `data` may be the connection's own tail (when resuming after a
+ * backpressure pause). */
 static void parse(struct http_conn *c, const char *data, size_t len)
 {
     if (len == 0) {
@@ -510,22 +657,28 @@ static void parse(struct http_conn *c, const char *data, size_t len)
     const char *p = data;
     const char *end = data + len;
     while (p < end) {
-        size_t chunk = (size_t)(end - p);
-        if (c->screening) {
-            bool done;
-            const char *why = NULL;
-            long n = http_screen_scan(&c->screen, p, chunk, &done, &why);
-            if (n < 0) {
-                stop_parsing(c);
-                answer_error(c, 400, why);
+        struct http_screen_span span;
+        const char *why = NULL;
+        int status = http_screen_scan(&c->screen, p, (size_t)(end - p), &span, &why);
+        if (status != 0) {
+            stop_parsing(c);
+            answer_error(c, status, why);
+            return;
+        }
+        const char *next = p + span.feed + span.skip;
+        if (c->method_refused) {
+            if (refuse_method(c, span.feed + span.skip)) {
                 return;
             }
-            chunk = (size_t)n;
-            c->screening = !done;
+            p = next;
+            continue;
         }
-        enum llhttp_errno err = llhttp_execute(&c->parser, p, chunk);
+        enum llhttp_errno err = span.feed > 0 ? llhttp_execute(&c->parser, p, span.feed) : HPE_OK;
+        if (err == HPE_OK && span.target && add_target(c, p + span.feed, span.skip) != 0) {
+            err = HPE_USER; /* too long, or out of memory: reject_status says which */
+        }
         if (err == HPE_OK) {
-            p += chunk;
+            p = next;
             continue;
         }
         if (err == HPE_PAUSED_UPGRADE) {
@@ -535,13 +688,22 @@ static void parse(struct http_conn *c, const char *data, size_t len)
             return;
         }
         if (err != HPE_PAUSED) {
+            if (unknown_method(c, err)) {
+                c->method_refused = true;
+                if (refuse_method(c, (size_t)(next - llhttp_get_error_pos(&c->parser)))) {
+                    return;
+                }
+                p = next;
+                continue;
+            }
             stop_parsing(c);
             const char *reason =
                 c->reject_reason ? c->reject_reason : llhttp_get_error_reason(&c->parser);
             answer_error(c, status_for(c, err), reason ? reason : llhttp_errno_name(err));
             return;
         }
-        /* A request is complete (on_message_complete paused the parser just after it). */
+        /* A request is complete (on_message_complete paused the parser just after it), or was
+         * answered from its head (on_headers_complete, Expect: 100-continue). */
         p = llhttp_get_error_pos(&c->parser);
         llhttp_resume(&c->parser);
         if (c->finishing) {
@@ -701,8 +863,11 @@ int http_conn_accept(struct http_conns *s, uv_stream_t *listener)
     int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc == 0) {
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+        /* Any HTTP/1.x version is 1.1 to us (on_headers_complete); llhttp 8.1.0 takes only 0.9,
+         * 1.0, 1.1 and 2.0 without this flag. The screen still requires HTTP/DIGIT.DIGIT. */
+        c->parser.lenient_flags |= LENIENT_VERSION;
         c->parser.data = c;
-        c->screening = true;
+        http_screen_reset(&c->screen);
         /* The first request's headers are due header_timeout after the connection opens, as
          * nginx's client_header_timeout: a connection that sends nothing is not kept. */
         c->phase = PHASE_HEAD;

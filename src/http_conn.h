@@ -69,8 +69,8 @@ struct http_limits {
     })
 
 /* The statuses counted one by one; anything else is counted as HTTP_STATUS_OTHER. */
-#define HTTP_STATUS_CODES 200, 308, 400, 404, 405, 408, 413, 414, 431, 500, 503, 505
-enum { HTTP_STATUS_COUNTED = 12, HTTP_STATUS_OTHER = HTTP_STATUS_COUNTED };
+#define HTTP_STATUS_CODES 200, 308, 400, 404, 405, 408, 413, 414, 431, 500, 501, 503, 505
+enum { HTTP_STATUS_COUNTED = 13, HTTP_STATUS_OTHER = HTTP_STATUS_COUNTED };
 extern const int http_status_codes[HTTP_STATUS_COUNTED];
 
 struct http_counters {

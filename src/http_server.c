@@ -149,7 +149,7 @@ static void on_handle_closed(uv_handle_t *h)
 static void on_conn_gone(struct http_conns *cs)
 {
     struct http_server *s =
-        (struct http_server *)((char *)cs - offsetof(struct http_server, conns));
+        (struct http_server *)(void *)((char *)cs - offsetof(struct http_server, conns));
     if (s->stopping && cs->n == 0 && !uv_is_closing((uv_handle_t *)&s->stop_timer)) {
         uv_close((uv_handle_t *)&s->stop_timer, on_handle_closed);
     }

@@ -19,7 +19,7 @@
 #define SEG_HEADER 64
 #define REC_MAGIC 0x44434A52u /* "DCJR" */
 #define REC_HEADER 20         /* magic, payload length, CRC, sequence */
-#define WHO "pub"
+#define WHO j->who
 #define ZERO_RUN (64 * 1024) /* zero bytes that end what was ever written (recovery) */
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -335,18 +335,22 @@ static int write_file(struct journal *j, const char *name, const void *data, siz
 static int load_id(struct journal *j)
 {
     char hex[2 * WIRE_ID_LEN + 2];
+    if (j->cfg.id) {
+        /* A relay's journal of an upstream publisher: the id is given, and written once. */
+        memcpy(j->id, j->cfg.id, WIRE_ID_LEN);
+        if (faccessat(j->dirfd, "id", F_OK, 0) == 0) {
+            return 0;
+        }
+        wire_id_hex(j->id, hex);
+        hex[2 * WIRE_ID_LEN] = '\n';
+        return write_file(j, "id", hex, 2 * WIRE_ID_LEN + 1);
+    }
     int fd = openat(j->dirfd, "id", O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, hex, sizeof hex) : -1;
     if (fd >= 0) {
         close(fd);
     }
-    bool ok = n >= 2 * WIRE_ID_LEN;
-    for (int i = 0; ok && i < WIRE_ID_LEN; i++) {
-        unsigned v;
-        ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
-        j->id[i] = (uint8_t)v;
-    }
-    if (ok) {
+    if (n >= 2 * WIRE_ID_LEN && wire_id_parse(hex, j->id)) {
         return 0;
     }
     if (fd >= 0) {
@@ -473,8 +477,8 @@ static void on_timer(uv_timer_t *t)
 int journal_open(struct journal *j, uv_loop_t *loop, const struct journal_config *cfg,
                  const char *who)
 {
-    (void)who;
     memset(j, 0, sizeof *j);
+    j->who = who;
     j->cfg = *cfg;
     j->loop = loop;
     j->dirfd = -1;
@@ -739,4 +743,15 @@ void journal_finish(struct journal *j)
         close(j->dirfd);
     }
     j->dirfd = -1;
+}
+
+struct replay_source journal_source(struct journal *j)
+{
+    return (struct replay_source){
+        .range = journal_range,
+        .copy = journal_copy,
+        .next_held = journal_next_held,
+        .origin = true,
+        .ctx = j,
+    };
 }

@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "closer.h"
 #include "diag.h"
+#include "replay.h"
 #include "wire.h"
 
 /* Defaults of --journal-size and --journal-sync. */
@@ -54,6 +55,9 @@ struct journal_config {
     const char *dir;
     uint64_t max_bytes;
     uint64_t sync_ms; /* 0: journal_commit syncs before answers go out */
+    /* The publisher whose messages it holds. NULL: the pub's own, read from DIR/id (made at
+     * random when absent); a relay gives each upstream publisher's (journals.h). */
+    const uint8_t *id;
 };
 
 struct journal_segment {
@@ -72,6 +76,7 @@ struct journal_segment {
 
 struct journal {
     struct journal_config cfg;
+    const char *who;
     int dirfd;
     uint8_t id[WIRE_ID_LEN];
     struct journal_segment *segs; /* ordered by first sequence */
@@ -107,6 +112,8 @@ int journal_append(struct journal *j, uint64_t seq, const char *topic, size_t to
                    const char *text, size_t text_len);
 /* With --journal-sync=0: fdatasync what was appended since the last call. */
 void journal_commit(struct journal *j);
+/* The journal as the source of a publisher's replay answers (replay.h). */
+struct replay_source journal_source(struct journal *j);
 /* replay_source.range and .copy (replay.h); ctx is the journal. */
 bool journal_range(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t *oldest, uint64_t *newest);
 size_t journal_copy(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t from, size_t max,

@@ -60,7 +60,9 @@ int main(int argc, char **argv)
     }
     /* Key files are checked before a role starts, so a broken one stops it before anything is
      * bound, served or created. */
-    if (curve_check(o.role == CLI_ROLE_PUB ? "pub" : "sub", o.curve_secret, o.curve_server) < 0) {
+    static const char *const who[] = {
+        [CLI_ROLE_PUB] = "pub", [CLI_ROLE_SUB] = "sub", [CLI_ROLE_RELAY] = "relay"};
+    if (curve_check(who[o.role], o.curve_secret, o.curve_server) < 0) {
         return 1;
     }
     /* A peer that goes away mid-write must be an error code, not a fatal signal. */

@@ -1,13 +1,14 @@
 /* pub: the publisher role, as a recipe over its parts (runtime.h).
  *
- * Parts, opened in this order: the ZAP handler (--curve-secret only: it must be bound before
- * the first CURVE server socket exists, zap.h), the PUB socket (publisher.h), the handshake
- * monitor of ZAP, and last the HTTP server, so that once "http listening" is announced every
+ * Parts, opened in this order: the ZAP handler (it must be bound before the socket it guards
+ * attaches, zap.h), the PUB socket (publisher.h), its monitor (peers, failed and refused
+ * connections), and last the HTTP server, so that once "http listening" is announced every
  * request can publish. On stop the HTTP requests in progress finish first (PUB_GRACE_MS), since
  * they publish; then ZAP and the socket close, the socket's linger (PUBLISHER_LINGER_MS) letting
  * queued messages leave while the context ends. */
 #include "pub.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "diag.h"
@@ -22,7 +23,9 @@ struct pub {
     const struct cli_options *o;
     struct publisher publisher;
     struct downcase_route route;
-    struct zap zap; /* --curve-secret only */
+    struct zap zap;
+    struct zap_policy *policy; /* the PUB socket's, at zap */
+    struct zmonitor monitor;   /* the PUB socket's */
     bool started;
 };
 
@@ -30,16 +33,25 @@ static int open_parts(struct runtime *rt)
 {
     struct pub *pub = rt->role;
     const struct cli_options *o = pub->o;
-    int rc = 0;
-    if (o->curve_secret) {
-        rc = zap_open(&pub->zap, &rt->loop, rt->zctx, o->curve_allow, "pub");
+    /* A CURVE server unless it presents its key to a binding subscriber's (curve.h). */
+    const struct zap_policy_config policy = {
+        .side = "pub",
+        .curve = o->curve_secret && !o->curve_server,
+        .allow_dir = o->curve_allow,
+        .allow_flag = "--curve-allow",
+    };
+    int rc = zap_open(&pub->zap, &rt->loop, rt->zctx, o->allow_from, o->nallow_from, "pub");
+    if (rc == 0 && (pub->policy = zap_policy_add(&pub->zap, &policy)) == NULL) {
+        rc = -EINVAL;
     }
     const struct publisher_config cfg = {
         .wire = o->wire,
         .topic = o->topics[0],
         .endpoints = &o->endpoints,
         .tuning = {.hwm = o->hwm, .heartbeat_ms = o->heartbeat_ms},
-        .curve_secret = o->curve_secret,
+        .security = {.zap_domain = policy.side,
+                     .secret = o->curve_secret,
+                     .server = o->curve_server},
         .retain_bytes = o->retain_bytes,
         .journal = {.dir = o->journal_dir,
                     .max_bytes = o->journal_bytes,
@@ -48,8 +60,10 @@ static int open_parts(struct runtime *rt)
     if (rc == 0) {
         rc = publisher_open(&pub->publisher, &rt->loop, rt->zctx, &cfg);
     }
-    if (rc == 0 && o->curve_secret) {
-        rc = zap_watch(&pub->zap, rt->zctx, pub->publisher.sock.sock);
+    if (rc == 0) {
+        rc = zmonitor_open(&pub->monitor, &rt->loop, rt->zctx, pub->publisher.sock.sock,
+                           "inproc://downcase-pub-monitor", "pub");
+        pub->policy->monitor = &pub->monitor;
     }
     if (rc == 0) {
         rc = downcase_route_add(&pub->route, &rt->router, &pub->publisher);
@@ -72,8 +86,9 @@ static void close_parts(struct runtime *rt)
              (unsigned long long)pub->publisher.published,
              (unsigned long long)pub->publisher.dropped);
     }
-    /* ZAP first: its monitor watches the publisher's socket. */
+    /* ZAP and the monitor first: they serve and watch the publisher's socket. */
     zap_close(&pub->zap, runtime_closer(rt));
+    zmonitor_close(&pub->monitor, runtime_closer(rt));
     publisher_close(&pub->publisher, runtime_closer(rt));
 }
 
@@ -86,6 +101,9 @@ static const char *unhealthy(struct runtime *rt)
 static void render_metrics(struct runtime *rt, struct metrics *m)
 {
     const struct pub *pub = rt->role;
+    /* The CURVE families count CURVE clients only: 0 unless the pub is a CURVE server. */
+    const struct zap_policy none = {0};
+    const struct zap_policy *curve = pub->policy && pub->policy->cfg.curve ? pub->policy : &none;
     const struct metrics_row rows[] = {
         {"downcase_published_messages_total", "counter",
          "Messages ZeroMQ accepted for publishing (one per 200 on GET /downcase/).",
@@ -95,9 +113,12 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          "as a sequence gap at framed subscribers.",
          pub->publisher.dropped},
         {"downcase_curve_clients_admitted_total", "counter",
-         "CURVE clients the ZAP handler admitted (0 without --curve-secret).", pub->zap.allowed},
+         "CURVE clients the ZAP handler admitted (0 unless the pub is a CURVE server).",
+         curve->admitted},
         {"downcase_curve_clients_denied_total", "counter",
-         "CURVE clients the ZAP handler refused: key not in --curve-allow.", pub->zap.denied},
+         "CURVE clients the ZAP handler refused: key not in --curve-allow, or address not in "
+         "--allow-from.",
+         curve->denied},
         {"downcase_replay_requests_answered_total", "counter",
          "Replay requests answered (subscribers fetching what they missed).",
          pub->publisher.replay.requests},
@@ -124,9 +145,14 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
         {"downcase_journal_bytes", "gauge", "Bytes of journal segments on disk.",
          pub->publisher.journal.total_bytes},
         {"downcase_curve_handshakes_failed_total", "counter",
-         "Handshakes that failed before ZAP: no CURVE, or the wrong server key.", pub->zap.failed},
+         "Handshakes that failed before ZAP: no CURVE, or the wrong server key.",
+         curve == &none ? 0 : pub->monitor.failed},
+        {"downcase_zmq_peers_connected", "gauge",
+         "ZeroMQ peers (subscribers) connected now, handshake done.",
+         zmonitor_connected(&pub->monitor)},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    zap_metrics(m, &pub->zap);
 }
 
 static const struct runtime_recipe recipe = {

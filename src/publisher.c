@@ -15,19 +15,8 @@
 static void on_subscriptions(struct zsock *z)
 {
     struct publisher *p = z->data;
-    const struct replay_source src = p->journaling ? (struct replay_source){
-                                                         .range = journal_range,
-                                                         .copy = journal_copy,
-                                                         .next_held = journal_next_held,
-                                                         .origin = true,
-                                                         .ctx = &p->journal,
-                                                     }
-                                                   : (struct replay_source){
-                                                         .range = retain_range_cb,
-                                                         .copy = retain_copy,
-                                                         .origin = true,
-                                                         .ctx = &p->retain,
-                                                     };
+    const struct replay_source src =
+        p->journaling ? journal_source(&p->journal) : retain_source(&p->retain, true);
     for (int i = 0; i < PUBLISHER_SUB_BUDGET; i++) {
         if (zsock_recv(&p->sock, &p->sub_msg, 1) <= 0) {
             break;
@@ -46,6 +35,30 @@ static void on_subscriptions(struct zsock *z)
              * what is gone at once. */
             replay_answer_none(p->sock.sock, &rq, p->seq);
         }
+    }
+}
+
+/* A subscriber whose last messages were dropped (its queue was full) and to which nothing
+ * followed would not know it is behind: the newest sequence is announced a few times after it
+ * changes (wire.h). An announcement that finds no room is simply not sent to that subscriber;
+ * the next one is. */
+static void on_head_timer(uv_timer_t *t)
+{
+    struct publisher *p = t->data;
+    if (p->seq != p->announced) {
+        p->announced = p->seq;
+        p->announce_left = PUBLISHER_HEAD_REPEAT;
+    }
+    if (p->announce_left == 0 || p->seq == 0 || !p->open) {
+        return;
+    }
+    p->announce_left--;
+    uint8_t header[WIRE_HEADER_LEN];
+    wire_header_encode(header, p->id, p->seq);
+    if (zmq_send(p->sock.sock, WIRE_HEAD_TOPIC, WIRE_HEAD_TOPIC_LEN, ZMQ_DONTWAIT | ZMQ_SNDMORE) >=
+            0 &&
+        zmq_send(p->sock.sock, header, sizeof header, ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0) {
+        zmq_send(p->sock.sock, "", 0, ZMQ_DONTWAIT);
     }
 }
 
@@ -82,8 +95,8 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
     if (rc == 0 && !p->retaining) {
         rc = zsock_set_int(&p->sock, ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1);
     }
-    if (rc == 0 && cfg->curve_secret) {
-        rc = curve_server(&p->sock, cfg->curve_secret);
+    if (rc == 0) {
+        rc = curve_secure(&p->sock, &cfg->security);
     }
     if (rc == 0) {
         rc = zsock_tune(&p->sock, ZMQ_SNDHWM, &cfg->tuning);
@@ -93,6 +106,12 @@ int publisher_open(struct publisher *p, uv_loop_t *loop, void *zctx,
     }
     if (rc == 0) {
         rc = zsock_watch(&p->sock, loop, ZMQ_POLLIN, on_subscriptions);
+    }
+    if (rc == 0 && p->wire == WIRE_FRAMED) {
+        uv_timer_init(loop, &p->head_timer);
+        p->head_timer.data = p;
+        p->head_timer_open = true;
+        uv_timer_start(&p->head_timer, on_head_timer, PUBLISHER_HEAD_MS, PUBLISHER_HEAD_MS);
     }
     p->open = rc == 0;
     return rc;
@@ -184,10 +203,21 @@ int publisher_send(struct publisher *p, const char *text, size_t len)
     return 0;
 }
 
+static void on_head_timer_closed(uv_handle_t *h)
+{
+    struct publisher *p = h->data;
+    barrier_release(&p->closing);
+}
+
 void publisher_close(struct publisher *p, struct closer closed)
 {
     p->open = false;
     barrier_init(&p->closing, closed);
+    if (p->head_timer_open) {
+        p->head_timer_open = false;
+        barrier_hold(&p->closing);
+        uv_close((uv_handle_t *)&p->head_timer, on_head_timer_closed);
+    }
     journal_close(&p->journal, barrier_take(&p->closing));
     zsock_close(&p->sock, barrier_take(&p->closing));
     barrier_release(&p->closing);

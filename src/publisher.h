@@ -33,12 +33,17 @@
 #include "journal.h"
 #include "replay.h"
 #include "retain.h"
+#include "curve.h"
 #include "wire.h"
 #include "zendpoint.h"
 #include "zsock.h"
 
 /* How long a stopping publisher may spend handing queued messages to subscribers. */
 #define PUBLISHER_LINGER_MS 500
+/* How often a framed publisher announces its newest sequence (wire.h, WIRE_HEAD), and how many
+ * times after it last changed. */
+#define PUBLISHER_HEAD_MS 500
+#define PUBLISHER_HEAD_REPEAT 3
 /* Subscription messages handled per loop turn. */
 #define PUBLISHER_SUB_BUDGET 256
 /* How long a publish may wait for room in a full queue before it is refused (publisher.c). */
@@ -50,7 +55,7 @@ struct publisher_config {
     const char *topic; /* framed only */
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
-    const char *curve_secret;      /* NULL: plain; else every endpoint is a CURVE server */
+    struct curve_config security;  /* ZAP domain and CURVE role (curve.h) */
     size_t retain_bytes;           /* --retain; 0: none (framed only: plain has no sequence) */
     struct journal_config journal; /* dir NULL: no journal; else it is the retention */
 };
@@ -75,6 +80,10 @@ struct publisher {
     struct buf scratch;     /* a replay batch being built */
     zmq_msg_t sub_msg;      /* the subscription message being handled */
     uint64_t subscriptions; /* subscription messages handled */
+    uv_timer_t head_timer;  /* head announcements (framed only) */
+    bool head_timer_open;
+    uint64_t announced;     /* the sequence last announced */
+    int announce_left;      /* announcements still to send for it */
     uint64_t retain_errors; /* messages that could not be retained: answered 503 */
 };
 

@@ -16,8 +16,12 @@
  * keep their publisher id and sequence number, so a subscriber downstream still sees every
  * message lost at the relay as a gap of the exact size; `--metrics` shows the relay's count.
  *
- * A recipe over its parts (runtime.h): the status server (--metrics), then both sockets with
- * their monitors. Stopping (SIGINT/SIGTERM): what the XSUB already holds is forwarded (for up
+ * A recipe over its parts (runtime.h): the status server (--metrics), the ZAP handler (zap.h:
+ * one policy per side, bound before either socket attaches), then both sockets with their
+ * monitors. Security per side (curve.h): downstream, with --curve-secret, a CURVE server of the
+ * subscribers (--curve-allow); upstream a CURVE client of the publishers (--curve-server) or
+ * their CURVE server (--curve-allow-upstream), so an encrypted stream stays encrypted across
+ * the relay. Both sides refuse non-ZMTP-3 peers and apply --allow-from. Stopping (SIGINT/SIGTERM): what the XSUB already holds is forwarded (for up
  * to 0.5 s), then the sockets, monitors and status server close, and the XPUB gets
  * RELAY_LINGER_MS for its queued messages to leave when the context ends. */
 #include "relay.h"
@@ -28,13 +32,16 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "diag.h"
 #include "runtime.h"
+#include "zap.h"
 #include "zendpoint.h"
 #include "zmonitor.h"
 #include "zsock.h"
 #include "zsubs.h"
 #include "replay.h"
+#include "journals.h"
 #include "retain.h"
 #include "wire.h"
 
@@ -47,6 +54,7 @@
 struct relay {
     const struct cli_options *o;
     uv_loop_t *loop;
+    struct zap zap;
     struct zsock up;   /* XSUB: publishers */
     struct zsock down; /* XPUB: subscribers */
     struct zmonitor up_monitor;
@@ -59,7 +67,9 @@ struct relay {
     struct diag_limit error_limit;
     /* --retain: what passed down, to answer replays (replay.h). */
     bool retaining;
+    bool journaling; /* --journal: on disk, one journal per publisher (journals.h) */
     struct retain retain;
+    struct journals journals;
     struct replay_stats replay;
     uint64_t requests_passed; /* replay requests for what this relay does not hold: passed up */
     uint64_t control_dropped; /* replay answers refused downstream (the subscriber asks again) */
@@ -100,8 +110,14 @@ static void keep_frame(struct relay *r, int k, bool more)
     } else if (k == 2 && !more && r->header_ok && r->topic_len != SIZE_MAX && r->topic_len > 0 &&
                r->topic[0] != WIRE_CONTROL) {
         /* A sequence not above the newest held (a replay passing down) is not kept twice. */
-        retain_add(&r->retain, r->header, wire_get64(r->header + WIRE_ID_LEN),
-                   (const char *)r->topic, r->topic_len, (const char *)data, len);
+        uint64_t seq = wire_get64(r->header + WIRE_ID_LEN);
+        if (r->journaling) {
+            journals_append(&r->journals, r->header, seq, (const char *)r->topic, r->topic_len,
+                            (const char *)data, len);
+        } else {
+            retain_add(&r->retain, r->header, seq, (const char *)r->topic, r->topic_len,
+                       (const char *)data, len);
+        }
     }
 }
 
@@ -119,11 +135,8 @@ static bool subscription(struct relay *r)
     if (kind != ZSUBS_REQUEST || !r->retaining) {
         return false;
     }
-    const struct replay_source src = {
-        .range = retain_range_cb,
-        .copy = retain_copy,
-        .ctx = &r->retain,
-    };
+    const struct replay_source src =
+        r->journaling ? journals_source(&r->journals) : retain_source(&r->retain, false);
     if (replay_answer(r->down.sock, &src, &rq, &r->scratch, &r->replay) == -ENOENT) {
         r->requests_passed++;
         return false;
@@ -212,6 +225,9 @@ static void on_upstream(struct zsock *z)
 {
     struct relay *r = z->data;
     pump(r, r->up.sock, r->down.sock, true, RELAY_BUDGET);
+    if (r->journaling && r->o->journal_sync_ms == 0) {
+        journals_commit(&r->journals); /* --journal-sync=0: after each batch */
+    }
 }
 
 static void on_downstream(struct zsock *z)
@@ -231,8 +247,48 @@ static int open_parts(struct runtime *rt)
     zendpoint_split(o->upstreams, o->nupstreams, false, &up);
     zendpoint_split(o->downstreams, o->ndownstreams, true, &down);
     r->loop = &rt->loop;
+    const struct zap_policy_config up_policy = {
+        .side = "upstream",
+        .curve = o->curve_allow_upstream != NULL,
+        .allow_dir = o->curve_allow_upstream,
+        .allow_flag = "--curve-allow-upstream",
+    };
+    const struct zap_policy_config down_policy = {
+        .side = "downstream",
+        .curve = o->curve_secret != NULL,
+        .allow_dir = o->curve_allow,
+        .allow_flag = "--curve-allow",
+    };
+    /* Upstream: a client of the publishers' server key, their server, or plain. */
+    const struct curve_config up_security = {
+        .zap_domain = up_policy.side,
+        .secret = o->curve_server || o->curve_allow_upstream ? o->curve_secret : NULL,
+        .server = o->curve_server,
+    };
+    const struct curve_config down_security = {
+        .zap_domain = down_policy.side,
+        .secret = o->curve_secret,
+    };
+    struct zap_policy *up_p = NULL, *down_p = NULL;
     int rc = runtime_listen(rt);
+    if (rc == 0 && r->journaling) {
+        const struct journal_config jc = {
+            .dir = o->journal_dir,
+            .max_bytes = o->journal_bytes,
+            .sync_ms = o->journal_sync_ms,
+        };
+        rc = journals_open(&r->journals, r->loop, &jc, "relay");
+    }
     if (rc == 0) {
+        rc = zap_open(&r->zap, r->loop, rt->zctx, o->allow_from, o->nallow_from, "relay");
+    }
+    if (rc == 0 && ((up_p = zap_policy_add(&r->zap, &up_policy)) == NULL ||
+                    (down_p = zap_policy_add(&r->zap, &down_policy)) == NULL)) {
+        rc = -EINVAL;
+    }
+    if (rc == 0) {
+        up_p->monitor = &r->up_monitor;
+        down_p->monitor = &r->down_monitor;
         rc = zsock_open(&r->up, rt->zctx, ZMQ_XSUB, "ZMQ_XSUB", "relay", 0, r);
     }
     if (rc == 0) {
@@ -254,6 +310,12 @@ static int open_parts(struct runtime *rt)
     }
     if (rc == 0) {
         rc = zsock_tune(&r->down, ZMQ_SNDHWM, &tuning);
+    }
+    if (rc == 0) {
+        rc = curve_secure(&r->up, &up_security);
+    }
+    if (rc == 0) {
+        rc = curve_secure(&r->down, &down_security);
     }
     if (rc == 0) {
         rc = zmonitor_open(&r->up_monitor, r->loop, rt->zctx, r->up.sock,
@@ -320,11 +382,13 @@ static void close_parts(struct runtime *rt)
         /* Nothing was relayed: nothing is worth the linger. */
         zsock_set_int(&r->down, ZMQ_LINGER, "ZMQ_LINGER", 0);
     }
-    /* Monitors first: they watch the sockets. */
+    /* ZAP and the monitors first: they serve and watch the sockets. */
+    zap_close(&r->zap, runtime_closer(rt));
     zmonitor_close(&r->up_monitor, runtime_closer(rt));
     zmonitor_close(&r->down_monitor, runtime_closer(rt));
     zsock_close(&r->up, runtime_closer(rt));
     zsock_close(&r->down, runtime_closer(rt));
+    journals_close(&r->journals, runtime_closer(rt));
 }
 
 static void render_metrics(struct runtime *rt, struct metrics *m)
@@ -344,8 +408,14 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
         {"downcase_replay_requests_passed_total", "counter",
          "Replay requests for messages this relay does not hold, passed upstream.",
          r->requests_passed},
-        {"downcase_retained_bytes", "gauge", "Bytes held by the relay's retention.",
+        {"downcase_retained_bytes", "gauge", "Bytes held by the relay's memory retention.",
          r->retain.bytes},
+        {"downcase_journal_publishers", "gauge",
+         "Publishers the relay keeps a journal for (--journal).", r->journals.n},
+        {"downcase_journal_append_errors_total", "counter",
+         "Messages the relay's journals could not take.", r->journals.append_errors},
+        {"downcase_journal_damage_total", "counter",
+         "Damaged places found in the relay's journals at start-up.", r->journals.damage},
         {"downcase_relay_send_errors_total", "counter",
          "Sends that failed for another reason than a full queue.", r->errors},
         {"downcase_zmq_upstream_peers_connected", "gauge",
@@ -361,6 +431,7 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          "Downstream peer connections that ended.", r->down_monitor.down},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    zap_metrics(m, &r->zap);
 }
 
 static const struct runtime_recipe recipe = {
@@ -382,8 +453,9 @@ int relay_run(const struct cli_options *o)
         return 1;
     }
     r->o = o;
-    r->retaining = o->retain_bytes > 0;
-    retain_init(&r->retain, o->retain_bytes);
+    r->journaling = o->journal_dir != NULL;
+    r->retaining = r->journaling || o->retain_bytes > 0;
+    retain_init(&r->retain, r->journaling ? 0 : o->retain_bytes);
     zmq_msg_init(&r->frame);
     const struct runtime_config cfg = {
         .host = o->metrics_host,
@@ -393,6 +465,7 @@ int relay_run(const struct cli_options *o)
     int status = runtime_run(&recipe, r, &cfg);
     zmq_msg_close(&r->frame);
     retain_finish(&r->retain);
+    journals_finish(&r->journals);
     buf_finish(&r->scratch);
     free(r);
     return status;

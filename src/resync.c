@@ -85,6 +85,7 @@ static struct resync_peer *add(struct resync *rs, const uint8_t id[WIRE_ID_LEN],
     memset(p, 0, sizeof *p);
     memcpy(p->id, id, WIRE_ID_LEN);
     p->last = last;
+    p->committed = last;
     p->last_used = ++rs->clock;
     rs->last_hit = i;
     return p;
@@ -100,7 +101,16 @@ int resync_restore(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t la
         return -ENOMEM;
     }
     p->last = last;
+    p->committed = last;
     return 0;
+}
+
+void resync_commit(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t seq)
+{
+    struct resync_peer *p = find(rs, id);
+    if (p != NULL && seq > p->committed) {
+        p->committed = seq;
+    }
 }
 
 static void deliver(struct resync *rs, struct resync_peer *p, uint64_t seq, const char *topic,
@@ -117,6 +127,9 @@ static void deliver(struct resync *rs, struct resync_peer *p, uint64_t seq, cons
     };
     memcpy(m.publisher, p->id, WIRE_ID_LEN);
     p->last = seq;
+    if (!rs->explicit_commit) {
+        p->committed = seq;
+    }
     rs->ops.deliver(rs->ops.ctx, &m, received);
 }
 
@@ -129,6 +142,9 @@ static void report_gap(struct resync *rs, struct resync_peer *p, uint64_t upto,
     rs->gaps++;
     rs->lost += lost;
     p->last = upto;
+    if (!rs->explicit_commit) {
+        p->committed = upto;
+    }
     rs->ops.gap(rs->ops.ctx, p->id, lost, now);
 }
 
@@ -309,6 +325,20 @@ void resync_status(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
         p->asked_ms = now_ms; /* resync_tick asks again after RESYNC_RETRY_MS */
         p->nonce = 0;         /* no answer is awaited until then */
     }
+}
+
+void resync_head(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t head, uint64_t now_ms)
+{
+    struct resync_peer *p = find(rs, id);
+    if (p == NULL || head <= p->last || head - p->last > RESYNC_MAX_JUMP ||
+        p->mode != RESYNC_LIVE) {
+        return;
+    }
+    if (head > p->head) {
+        p->head = head;
+    }
+    p->tries = 0;
+    ask(rs, p, RESYNC_FILLING, now_ms);
 }
 
 void resync_connected(struct resync *rs, uint64_t now_ms)

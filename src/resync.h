@@ -69,6 +69,10 @@ struct resync_held; /* a live message kept while filling */
 struct resync_peer {
     uint8_t id[WIRE_ID_LEN];
     uint64_t last; /* the last sequence delivered */
+    /* The last sequence the owner made durable: what its saved state records. It follows
+     * `last` unless the owner commits explicitly (a forwarding sub commits what JetStream
+     * acknowledged: forward.h). */
+    uint64_t committed;
     uint64_t last_used;
     enum resync_mode mode;
     uint32_t nonce;    /* of the request outstanding */
@@ -96,6 +100,7 @@ struct resync {
     size_t held_bytes;
     uint32_t next_nonce;
     struct resync_ops ops;
+    bool explicit_commit; /* committed moves only through resync_commit */
     /* Totals over every publisher seen (a forgotten publisher's counts stay here). */
     uint64_t gaps;
     uint64_t lost;
@@ -109,6 +114,8 @@ void resync_init(struct resync *rs, struct resync_ops ops);
 void resync_finish(struct resync *rs);
 /* Restores a publisher's last delivered sequence (the subscriber's saved state). 0 or -ENOMEM. */
 int resync_restore(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t last);
+/* The owner made publisher id's messages up to seq durable (explicit_commit). */
+void resync_commit(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t seq);
 /* A live FRAMED message. */
 void resync_message(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
                     const struct timespec *now);
@@ -117,6 +124,10 @@ void resync_batch(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
                   const struct timespec *now);
 void resync_status(struct resync *rs, const struct wire_msg *m, uint64_t now_ms,
                    const struct timespec *now);
+/* A publisher announced its newest sequence (WIRE_HEAD): if this subscriber has less, the rest
+ * was dropped on the way and no message followed it; it is asked for. Unknown publishers are
+ * ignored (a subscriber that joins late has not lost what came before it). */
+void resync_head(struct resync *rs, const uint8_t id[WIRE_ID_LEN], uint64_t head, uint64_t now_ms);
 /* A new connection came up: probe every known publisher. */
 void resync_connected(struct resync *rs, uint64_t now_ms);
 /* Time passes: unanswered requests are sent again or given up. */

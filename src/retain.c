@@ -229,3 +229,13 @@ size_t retain_copy(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t from, size
     }
     return n;
 }
+
+struct replay_source retain_source(struct retain *r, bool origin)
+{
+    return (struct replay_source){
+        .range = retain_range_cb,
+        .copy = retain_copy,
+        .origin = origin,
+        .ctx = r,
+    };
+}

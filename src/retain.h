@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "replay.h"
 #include "wire.h"
 
 /* The default of --retain. */
@@ -62,6 +63,8 @@ int retain_add(struct retain *r, const uint8_t id[WIRE_ID_LEN], uint64_t seq, co
 /* The sequences held for id, oldest..newest; false when nothing is held for it. */
 bool retain_range(const struct retain *r, const uint8_t id[WIRE_ID_LEN], uint64_t *oldest,
                   uint64_t *newest);
+/* The retention as the source of replay answers (replay.h); origin: the publisher's own. */
+struct replay_source retain_source(struct retain *r, bool origin);
 /* replay_source.copy over the records held (replay.h): ctx is the retain. */
 size_t retain_copy(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t from, size_t max,
                    size_t max_bytes, struct buf *out);

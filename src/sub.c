@@ -1,18 +1,26 @@
 /* sub: the subscriber role, as a recipe over its parts (runtime.h).
  *
  * Parts, opened in this order: the log (logsink.h), the HTTP server (--http, alias --metrics)
- * with the live view (token.h, page.h, stream.h), the SUB socket (subscriber.h), whose
- * messages go to the log and, line for line, to the live view's viewers. Data flow: ZMQ_FD ready -> subscriber
+ * with the live view (token.h, page.h, stream.h), the ZAP handler (zap.h: before the socket it
+ * guards attaches), the SUB socket (subscriber.h), whose messages go to the log and, line for
+ * line, to the live view's viewers. Data flow: ZMQ_FD ready -> subscriber
  * drains up to a budget of messages -> one log line each into the pending batch -> one write
  * per batch, before the loop sleeps.
  *
  * Stopping (SIGINT/SIGTERM): everything the socket already holds is received and written
  * (bounded by SUB_FINAL_DRAIN_NS), the socket and the status server close, and after the loop
  * the log is fsynced and closed. SIGHUP reopens the log by path, after writing what the old
- * file is owed. */
+ * file is owed.
+ *
+ * With --forward (forward.h) messages go to NATS JetStream first, and only what JetStream
+ * acknowledged is delivered: its log line is written then (with --log), and the saved state
+ * moves to it (resync's `committed`), so the log, the stream and the state agree after a crash.
+ * The forwarder opens after the log and before the SUB socket: a refusal that is certain at
+ * start (no stream, credentials refused) stops the sub before it takes any message. */
 #include "sub.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,6 +28,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "forward.h"
 #include "logsink.h"
 #include "page.h"
 #include "runtime.h"
@@ -27,6 +36,7 @@
 #include "subscriber.h"
 #include "substate.h"
 #include "token.h"
+#include "zap.h"
 
 /* How long a stopping sub keeps receiving what is already queued. */
 #define SUB_FINAL_DRAIN_NS (500 * 1000 * 1000ull)
@@ -36,9 +46,13 @@
 struct sub {
     const struct cli_options *o;
     struct logsink log;
+    struct zap zap;
     struct subscriber subscriber;
     struct substate state;
     char state_path[4096];
+    bool logging;    /* --log (always, without --forward) */
+    bool forwarding; /* --forward */
+    struct forward fwd;
     /* The live view, when the HTTP server runs: every log line also goes to the stream. */
     bool live;
     struct token token;
@@ -46,37 +60,124 @@ struct sub {
     struct stream stream;
 };
 
+/* The log took every line written so far: the state may say so. */
+static void save_state(struct sub *s)
+{
+    const struct logfile *f = &s->log.file;
+    if (!s->logging) {
+        substate_save(&s->state, &s->subscriber.resync, 0, 0, 0, "sub");
+    } else if (f->pending.len == 0 && !f->failing) {
+        substate_save(&s->state, &s->subscriber.resync, f->dev, f->ino, f->size, "sub");
+    }
+}
+
+/* The last sequence resync delivered for publisher id: where a gap just reported ends. */
+static uint64_t last_of(const struct resync *rs, const uint8_t id[WIRE_ID_LEN])
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        if (memcmp(rs->peers[i].id, id, WIRE_ID_LEN) == 0) {
+            return rs->peers[i].last;
+        }
+    }
+    return 0;
+}
+
+/* A message or gap is delivered: its log line (with --log) and its live-view event, the same
+ * line for both. Without --forward that is as it arrives; with it, once JetStream acknowledged
+ * it (on_committed). */
+static void deliver_gap(struct sub *s, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
+                        const struct timespec *when)
+{
+    if (s->logging) {
+        logsink_gap(&s->log, id, lost, when);
+    }
+    if (s->live) {
+        stream_gap(&s->stream, id, lost, when);
+    }
+}
+
+static void deliver_message(struct sub *s, const struct wire_msg *m, const struct timespec *when)
+{
+    if (s->logging) {
+        logsink_message(&s->log, m, when);
+    }
+    if (s->live) {
+        stream_message(&s->stream, m, when);
+    }
+}
+
 static void on_gap(void *ctx, const uint8_t id[WIRE_ID_LEN], uint64_t lost,
                    const struct timespec *now)
 {
     struct sub *s = ctx;
-    logsink_gap(&s->log, id, lost, now);
-    if (s->live) {
-        stream_gap(&s->stream, id, lost, now);
+    if (s->forwarding) {
+        forward_gap(&s->fwd, id, lost, last_of(&s->subscriber.resync, id), now);
+    } else {
+        deliver_gap(s, id, lost, now);
     }
 }
 
 static void on_message(void *ctx, const struct wire_msg *m, const struct timespec *now)
 {
     struct sub *s = ctx;
-    logsink_message(&s->log, m, now);
-    if (s->live) {
-        stream_message(&s->stream, m, now);
+    if (s->forwarding) {
+        forward_message(&s->fwd, m, now);
+    } else {
+        deliver_message(s, m, now);
     }
 }
 
-/* Once the batch is in the log whole, the state says so (substate.h): never before. */
+/* Once the batch is in the log whole, the state says so (substate.h): never before. A
+ * forwarding sub does this when acknowledgments come (on_forward_batch_end). */
 static void on_batch_end(void *ctx)
 {
     struct sub *s = ctx;
-    logsink_flush(&s->log);
+    if (!s->forwarding) {
+        logsink_flush(&s->log);
+        save_state(s);
+        if (s->live) {
+            stream_flush(&s->stream);
+        }
+    }
+}
+
+static bool is_full(void *ctx)
+{
+    struct sub *s = ctx;
+    return s->forwarding && forward_full(&s->fwd);
+}
+
+/* JetStream acknowledged it (in order): now it is delivered. */
+static void on_committed(void *ctx, const struct forward_item *it)
+{
+    struct sub *s = ctx;
+    if (it->kind == FORWARD_GAP) {
+        deliver_gap(s, it->publisher, it->lost, &it->received);
+        resync_commit(&s->subscriber.resync, it->publisher, it->upto);
+        return;
+    }
+    deliver_message(s, &it->msg, &it->received);
+    if (it->msg.kind == WIRE_FRAMED) {
+        resync_commit(&s->subscriber.resync, it->msg.publisher, it->upto);
+    }
+}
+
+static void on_forward_batch_end(void *ctx)
+{
+    struct sub *s = ctx;
+    if (s->logging) {
+        logsink_flush(&s->log);
+    }
+    save_state(s);
     if (s->live) {
         stream_flush(&s->stream);
     }
-    const struct logfile *f = &s->log.file;
-    if (f->pending.len == 0 && !f->failing) {
-        substate_save(&s->state, &s->subscriber.resync, f->dev, f->ino, f->size, "sub");
-    }
+}
+
+static void on_room(void *ctx)
+{
+    struct sub *s = ctx;
+    subscriber_resume(&s->subscriber);
 }
 
 /* The state to keep: --state, else LOG.state beside a file log, else none. */
@@ -86,7 +187,7 @@ static const char *state_path(struct sub *s)
     if (o->state_path) {
         return o->state_path;
     }
-    if (strcmp(o->log_path, "-") == 0) {
+    if (o->log_path == NULL || strcmp(o->log_path, "-") == 0) {
         return NULL;
     }
     int n = snprintf(s->state_path, sizeof s->state_path, "%s.state", o->log_path);
@@ -99,7 +200,8 @@ static int reconcile(struct sub *s)
 {
     const struct substate *st = &s->state;
     struct logfile *f = &s->log.file;
-    if (!st->loaded || f->is_stdout || st->log_dev != f->dev || st->log_ino != f->ino) {
+    if (!s->logging || !st->loaded || f->is_stdout || st->log_dev != f->dev ||
+        st->log_ino != f->ino) {
         return 0;
     }
     if (f->size > st->log_size) {
@@ -193,22 +295,50 @@ static int open_parts(struct runtime *rt)
         .expect = o->expect == CLI_EXPECT_FRAMED ? WIRE_FRAMED : WIRE_PLAIN,
         .endpoints = &o->endpoints,
         .tuning = {.hwm = o->hwm, .heartbeat_ms = o->heartbeat_ms},
-        .curve_secret = o->curve_secret,
-        .curve_server = o->curve_server,
+        .security = {.zap_domain = "sub", .secret = o->curve_secret, .server = o->curve_server},
+        .defer_when_full = o->forward != NULL && o->expect == CLI_EXPECT_FRAMED,
     };
+    /* A CURVE server of the publishers when it has no server key of its own to present: a
+     * subscriber that binds (curve.h, reverse fan-in). */
+    const struct zap_policy_config policy = {
+        .side = "sub",
+        .curve = o->curve_secret && !o->curve_server,
+        .allow_dir = o->curve_allow,
+        .allow_flag = "--curve-allow",
+    };
+    struct zap_policy *p = NULL;
     const struct subscriber_sink sink = {
         .gap = on_gap,
         .message = on_message,
         .batch_end = on_batch_end,
+        .full = is_full,
         .ctx = s,
     };
+    const struct forward_config fwd = {
+        .url = &o->forward_url,
+        .pending = o->forward_pending,
+        .creds = o->forward_creds,
+        .token = o->forward_token,
+    };
+    const struct forward_sink fsink = {
+        .committed = on_committed,
+        .batch_end = on_forward_batch_end,
+        .room = on_room,
+        .ctx = s,
+    };
+    s->logging = o->log_path != NULL;
+    s->forwarding = o->forward != NULL;
     subscriber_init(&s->subscriber, &rt->loop, sink);
-    int rc = logsink_open(&s->log, &rt->loop, &log);
+    s->subscriber.resync.explicit_commit = s->forwarding;
+    int rc = s->logging ? logsink_open(&s->log, &rt->loop, &log) : 0;
     if (rc == 0) {
         rc = substate_open(&s->state, state_path(s), &s->subscriber.resync, "sub");
     }
     if (rc == 0) {
         rc = reconcile(s);
+    }
+    if (rc == 0 && s->forwarding) {
+        rc = forward_open(&s->fwd, &rt->loop, &fwd, fsink);
     }
     if (rc == 0 && o->http_token) {
         rc = token_load(&s->token, o->http_token);
@@ -220,9 +350,16 @@ static int open_parts(struct runtime *rt)
         rc = open_live(rt);
     }
     if (rc == 0) {
-        rc = subscriber_open(&s->subscriber, rt->zctx, &cfg);
+        rc = zap_open(&s->zap, &rt->loop, rt->zctx, o->allow_from, o->nallow_from, "sub");
+    }
+    if (rc == 0 && (p = zap_policy_add(&s->zap, &policy)) == NULL) {
+        rc = -EINVAL;
     }
     if (rc == 0) {
+        rc = subscriber_open(&s->subscriber, rt->zctx, &cfg);
+        p->monitor = &s->subscriber.monitor;
+    }
+    if (rc == 0 && s->logging) {
         diag("sub", "logging to %s (%s)", s->log.file.is_stdout ? "standard output" : o->log_path,
              s->log.format_name);
     }
@@ -234,6 +371,16 @@ static int open_parts(struct runtime *rt)
 static void drain(struct runtime *rt, int signum)
 {
     struct sub *s = rt->role;
+    if (s->forwarding) {
+        /* What waits in the socket would not be acknowledged before the stop: the next run
+         * fetches it. forward_close waits for the acknowledgments of what was sent. */
+        diag("sub",
+             "%s: stopping after %llu messages, %llu acknowledged by JetStream, %zu waiting for "
+             "an acknowledgment",
+             strsignal(signum), (unsigned long long)s->subscriber.received,
+             (unsigned long long)s->fwd.acked, forward_queued(&s->fwd));
+        return;
+    }
     unsigned total = 0;
     uint64_t deadline = uv_hrtime() + SUB_FINAL_DRAIN_NS;
     for (;;) {
@@ -257,7 +404,10 @@ static void drain(struct runtime *rt, int signum)
 static void close_parts(struct runtime *rt)
 {
     struct sub *s = rt->role;
+    /* ZAP first: it serves the subscriber's socket and reads its monitor's counts. */
+    zap_close(&s->zap, runtime_closer(rt));
     subscriber_close(&s->subscriber, runtime_closer(rt));
+    forward_close(&s->fwd, runtime_closer(rt));
     stream_close(&s->stream, runtime_closer(rt));
     logsink_close(&s->log, runtime_closer(rt));
 }
@@ -266,6 +416,7 @@ static int finish(struct runtime *rt)
 {
     struct sub *s = rt->role;
     int rc = logsink_finish(&s->log);
+    forward_finish(&s->fwd);
     substate_close(&s->state);
     stream_finish(&s->stream);
     page_finish(&s->page);
@@ -276,6 +427,10 @@ static int finish(struct runtime *rt)
 static void hup(struct runtime *rt)
 {
     struct sub *s = rt->role;
+    if (!s->logging) {
+        diag("sub", "SIGHUP: ignored, there is no log to reopen (--forward without --log)");
+        return;
+    }
     logsink_reopen(&s->log);
 }
 
@@ -299,6 +454,43 @@ static void per_publisher(struct metrics *m, const struct resync *rs, const char
     }
 }
 
+static void render_forward(const struct sub *s, struct metrics *m)
+{
+    const struct forward *f = &s->fwd;
+    const struct metrics_row rows[] = {
+        {"downcase_forward_acked_total", "counter",
+         "Messages (and gap records) JetStream acknowledged: delivered.", f->acked},
+        {"downcase_forward_pending", "gauge",
+         "Messages handed to the forwarder and not yet acknowledged by JetStream.",
+         forward_queued(f)},
+        {"downcase_forward_sent_total", "counter",
+         "Publish attempts to JetStream, first sends and resends.", f->sent},
+        {"downcase_forward_resent_total", "counter",
+         "Publish attempts after the first for their message (after a failure or reconnection).",
+         f->resent},
+        {"downcase_forward_duplicates_total", "counter",
+         "Acknowledgments that said JetStream already had the message (its Nats-Msg-Id).",
+         f->duplicates},
+        {"downcase_forward_connected", "gauge", "1 while connected to a NATS server.",
+         f->connected},
+        {"downcase_forward_holds_total", "counter",
+         "Times the sub stopped receiving because --forward-pending messages awaited "
+         "acknowledgment.",
+         s->subscriber.holds},
+        {"downcase_forward_deferred_total", "counter",
+         "Live framed messages dropped while --forward-pending messages awaited acknowledgment "
+         "(--wire=framed), fetched again from the publishers' retention.",
+         s->subscriber.deferred},
+    };
+    metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    metrics_family(m, "downcase_forward_errors_total", "counter",
+                   "Failed deliveries to JetStream by reason; each message is sent again.");
+    for (int i = 0; i < FORWARD_NREASONS; i++) {
+        const char *r = forward_reason_names[i];
+        metrics_sample(m, "downcase_forward_errors_total", "reason", r, strlen(r), f->errors[i]);
+    }
+}
+
 static void render_metrics(struct runtime *rt, struct metrics *m)
 {
     const struct sub *s = rt->role;
@@ -306,7 +498,9 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
     const struct resync *rs = &sub->resync;
     const struct logfile *log = &s->log.file;
     const struct metrics_row rows[] = {
-        {"downcase_received_messages_total", "counter", "Messages received from publishers.",
+        {"downcase_received_messages_total", "counter",
+         "Messages received live from publishers (replayed ones: "
+         "downcase_replayed_messages_total).",
          sub->received},
         {"downcase_zmq_peers_connected", "gauge",
          "ZeroMQ peers (publishers) connected now, handshake done.",
@@ -347,6 +541,9 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
          s->state.save_errors},
     };
     metrics_rows(m, rows, sizeof rows / sizeof rows[0]);
+    if (s->forwarding) {
+        render_forward(s, m);
+    }
     if (s->live) {
         stream_metrics(&s->stream, m);
     }
@@ -359,6 +556,7 @@ static void render_metrics(struct runtime *rt, struct metrics *m)
     per_publisher(m, rs, "downcase_publisher_replayed_messages_total",
                   "Framed messages logged from replays, by publisher id.",
                   offsetof(struct resync_peer, replayed));
+    zap_metrics(m, &s->zap);
 }
 
 static const struct runtime_recipe recipe = {

@@ -11,7 +11,8 @@
 static void check_layout(struct subscriber *s, const struct wire_msg *m)
 {
     bool framed = m->kind != WIRE_PLAIN;
-    if (s->warned_layout || s->expect_any || framed == (s->expect == WIRE_FRAMED)) {
+    if (m->kind == WIRE_HEAD || s->warned_layout || s->expect_any ||
+        framed == (s->expect == WIRE_FRAMED)) {
         return;
     }
     diag("sub", "received a %s message while --wire=%s: logged anyway (said once)",
@@ -76,10 +77,15 @@ static void protocol_error(void *ctx, const uint8_t id[WIRE_ID_LEN], const char 
 
 /* ---- receiving ------------------------------------------------------------------------------ */
 
+static bool sink_full(struct subscriber *s)
+{
+    return s->sink.full != NULL && s->sink.full(s->sink.ctx);
+}
+
 unsigned subscriber_drain(struct subscriber *s, unsigned budget)
 {
     unsigned done = 0;
-    while (done < budget && s->frames_ready) {
+    while (done < budget && s->frames_ready && (s->defer || !sink_full(s))) {
         int n = zsock_recv(&s->sock, s->frames, SUBSCRIBER_MAX_FRAMES);
         if (n == 0) {
             break;
@@ -91,7 +97,6 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
             break;
         }
         done++;
-        s->received++;
         const void *data[SUBSCRIBER_MAX_FRAMES];
         size_t lens[SUBSCRIBER_MAX_FRAMES];
         size_t nframes = (size_t)n < SUBSCRIBER_MAX_FRAMES ? (size_t)n : SUBSCRIBER_MAX_FRAMES;
@@ -109,14 +114,27 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
             continue;
         }
         check_layout(s, &m);
+        /* Data only: heads and replay answers are the protocol's own, and counting them would
+         * make the figure depend on timing (a head every half second while idle). */
+        s->received += m.kind == WIRE_PLAIN || m.kind == WIRE_FRAMED;
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
+        if (m.kind != WIRE_PLAIN && s->defer && sink_full(s)) {
+            /* Deferring (on_readable says why): live messages, heads and replay answers alike
+             * wait for the probe that follows the first room. */
+            s->deferred += m.kind == WIRE_FRAMED;
+            s->probe_due = true;
+            continue;
+        }
         switch (m.kind) {
         case WIRE_PLAIN:
             s->sink.message(s->sink.ctx, &m, &now);
             break;
         case WIRE_FRAMED:
             resync_message(&s->resync, &m, uv_now(s->loop), &now);
+            break;
+        case WIRE_HEAD:
+            resync_head(&s->resync, m.publisher, m.seq, uv_now(s->loop));
             break;
         case WIRE_BATCH:
         case WIRE_STATUS:
@@ -133,16 +151,69 @@ unsigned subscriber_drain(struct subscriber *s, unsigned budget)
     return done;
 }
 
+/* When the sink is full (a forwarding sub waiting for JetStream's acknowledgments) there are
+ * two ways to stop taking messages.
+ *
+ * Holding (the default): nothing is received; the watch stops wanting POLLIN, so the loop
+ * sleeps instead of coming back to a socket whose messages it will not take (zwatch.h), and
+ * the messages wait in ZeroMQ; past the high-water mark the publisher drops them for this
+ * subscriber alone. But a SUB whose queue stays full stops reading its TCP connections, so it
+ * no longer sees the publishers' heartbeats: after three intervals libzmq drops a healthy
+ * connection, and libzmq 4.3.4 can then abort on `_input_stopped` in restart_input
+ * (zeromq/libzmq#3937; a stale "pipe has room" reaches the new connection). Seen here when a
+ * hold outlasted the heartbeats.
+ *
+ * Deferring (defer_when_full, --wire=framed): receiving goes on, so the connections stay read
+ * and alive; live framed messages are dropped and counted, and so are the heads and replay
+ * answers that would make resync hand over more (resync's retries wait meanwhile, on_tick).
+ * Either way the messages are fetched again from the publishers' retention: resync sees the
+ * jump when a later message arrives. The dropped ones may be the last a publisher sent for a
+ * while, with nothing later to reveal them, so once the sink has room and the queue is
+ * drained every publisher is asked what follows the last message had (a probe, resync.h); a
+ * publisher that dropped nothing answers with its status alone. Asking before the queue is
+ * drained would fetch again what still waits in it. */
 static void on_readable(struct zsock *z)
 {
     struct subscriber *s = z->data;
-    subscriber_drain(s, SUBSCRIBER_BUDGET);
+    if (sink_full(s) && !s->defer) {
+        if (!s->held) {
+            s->held = true;
+            s->holds++;
+            s->sock.watch.want = 0;
+        }
+        return;
+    }
+    unsigned got = subscriber_drain(s, SUBSCRIBER_BUDGET);
+    if (s->probe_due && got < SUBSCRIBER_BUDGET && !sink_full(s)) {
+        s->probe_due = false;
+        resync_connected(&s->resync, uv_now(s->loop));
+    }
     s->sink.batch_end(s->sink.ctx);
+}
+
+void subscriber_resume(struct subscriber *s)
+{
+    if ((!s->held && !s->probe_due) || !s->frames_ready || sink_full(s)) {
+        return;
+    }
+    if (s->held) {
+        s->held = false;
+        s->probe_due = true;
+        s->sock.watch.want = ZMQ_POLLIN;
+    }
+    /* The fd's edge may be gone: receive now, the watch's prepare phase sees what remains. */
+    on_readable(&s->sock);
 }
 
 static void on_tick(uv_timer_t *t)
 {
     struct subscriber *s = t->data;
+    if (s->held || (s->defer && sink_full(s))) {
+        /* Answers wait unread in the socket, or are dropped until there is room: a request is
+         * not unanswered, and giving up on it would report as lost what the publisher still
+         * holds. */
+        return;
+    }
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     resync_tick(&s->resync, uv_now(s->loop), &now);
@@ -177,6 +248,7 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
 {
     s->expect_any = cfg->expect_any;
     s->expect = cfg->expect;
+    s->defer = cfg->defer_when_full;
     zsock_frames_init(s->frames, SUBSCRIBER_MAX_FRAMES);
     s->frames_ready = true;
     uv_timer_init(s->loop, &s->tick);
@@ -202,8 +274,13 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
         wire_inbox(inbox, s->id);
         rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", inbox, sizeof inbox);
     }
-    if (rc == 0 && cfg->curve_secret) {
-        rc = curve_client(&s->sock, cfg->curve_secret, cfg->curve_server);
+    if (rc == 0) {
+        /* Publishers' head announcements: how a lost tail is noticed (wire.h). */
+        rc = zsock_set(&s->sock, ZMQ_SUBSCRIBE, "ZMQ_SUBSCRIBE", WIRE_HEAD_TOPIC,
+                       WIRE_HEAD_TOPIC_LEN);
+    }
+    if (rc == 0) {
+        rc = curve_secure(&s->sock, &cfg->security);
     }
     if (rc == 0) {
         rc = zsock_tune(&s->sock, ZMQ_RCVHWM, &cfg->tuning);

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "closer.h"
+#include "curve.h"
 #include "diag.h"
 #include "resync.h"
 #include "wire.h"
@@ -39,8 +40,11 @@ struct subscriber_config {
     enum wire_kind expect; /* else the layout expected: the other is logged, said once */
     const struct zendpoints *endpoints;
     struct zsock_tuning tuning;
-    const char *curve_secret; /* both or neither: a CURVE client of the publishers */
-    const char *curve_server;
+    struct curve_config security; /* ZAP domain and CURVE role (curve.h) */
+    /* While the sink is full (forward.h), keep receiving and drop live framed messages, to be
+     * fetched again from retention, instead of leaving everything in ZeroMQ (on_readable in
+     * subscriber.c says why). Only for --wire=framed: a plain message cannot be fetched. */
+    bool defer_when_full;
 };
 
 /* Where received messages go; every call is from the loop. */
@@ -51,6 +55,9 @@ struct subscriber_sink {
     void (*message)(void *ctx, const struct wire_msg *m, const struct timespec *now);
     /* A batch of messages ended (the loop is about to do something else). */
     void (*batch_end)(void *ctx);
+    /* NULL, or whether the sink can take no more now (a forwarding sub waiting for
+     * acknowledgments, forward.h): then nothing is received until subscriber_resume. */
+    bool (*full)(void *ctx);
     void *ctx;
 };
 
@@ -67,11 +74,16 @@ struct subscriber {
     enum wire_kind expect;
     zmq_msg_t frames[SUBSCRIBER_MAX_FRAMES];
     bool frames_ready;
-    uint64_t received;
+    uint64_t received; /* data messages received live (plain and framed); not heads or replays */
     uint64_t malformed;
     uint64_t requests;   /* replay requests sent */
     uint64_t not_for_us; /* replay answers addressed to another subscriber */
     bool warned_layout;
+    bool held;         /* not receiving: the sink was full */
+    bool defer;        /* defer_when_full */
+    bool probe_due;    /* held or deferred since the last probe: ask once drained */
+    uint64_t holds;    /* times receiving stopped for a full sink */
+    uint64_t deferred; /* live messages dropped while the sink was full, fetched again */
     struct diag_limit malformed_limit;
     struct diag_limit gap_limit;
     struct diag_limit protocol_limit;
@@ -87,6 +99,9 @@ int subscriber_open(struct subscriber *s, void *zctx, const struct subscriber_co
 /* Receives and hands on up to `budget` messages (without batch_end). Returns how many were
  * received. */
 unsigned subscriber_drain(struct subscriber *s, unsigned budget);
+/* The sink has room again: receive what waits (after a hold), and ask the publishers for what
+ * was dropped (after a hold or deferring). */
+void subscriber_resume(struct subscriber *s);
 /* Stops receiving, closes the monitor and the socket; `closed` runs afterwards (closer.h). */
 void subscriber_close(struct subscriber *s, struct closer closed);
 /* Frees what is left once closed (the publishers' table, kept for the final report). */

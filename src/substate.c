@@ -116,7 +116,7 @@ int substate_save(struct substate *st, const struct resync *rs, uint64_t log_dev
     for (size_t i = 0; i < rs->n; i++) {
         unsigned char *e = s + HEADER + (size_t)count * ENTRY;
         memcpy(e, rs->peers[i].id, WIRE_ID_LEN);
-        wire_put64(e + WIRE_ID_LEN, rs->peers[i].last);
+        wire_put64(e + WIRE_ID_LEN, rs->peers[i].committed);
         count++;
     }
     st->generation++;

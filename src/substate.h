@@ -1,6 +1,7 @@
 /* substate: what a subscriber must remember to resume exactly once (--state=PATH).
  *
- * The state is the last sequence number logged per framed publisher, and the log's identity
+ * The state is the last sequence number logged (resync's `committed`; with --forward, the last
+ * acknowledged by JetStream) per framed publisher, and the log's identity
  * (device, inode) and size when that was true. It is saved after every batch the log took
  * whole, so the log never holds less than the state says. After a crash the log may hold more:
  * lines written after the last save. At start-up those bytes are cut off the log (only when the

@@ -152,12 +152,16 @@ int wire_decode(const void *const *frames, const size_t *lens, size_t n, struct 
     const uint8_t *topic = frames[0];
     m->kind = WIRE_FRAMED;
     if (lens[0] > 0 && topic[0] == WIRE_CONTROL) {
-        /* The control space: only an inbox message is one; anything else there is malformed. */
-        if (lens[0] != WIRE_INBOX_TOPIC_LEN || topic[1] != 'R' ||
-            (topic[WIRE_INBOX_LEN] != 'B' && topic[WIRE_INBOX_LEN] != 'E')) {
+        /* The control space: an inbox message or a head announcement; anything else there is
+         * malformed. */
+        if (lens[0] == WIRE_HEAD_TOPIC_LEN && topic[1] == 'H') {
+            m->kind = WIRE_HEAD;
+        } else if (lens[0] != WIRE_INBOX_TOPIC_LEN || topic[1] != 'R' ||
+                   (topic[WIRE_INBOX_LEN] != 'B' && topic[WIRE_INBOX_LEN] != 'E')) {
             return -EPROTO;
+        } else {
+            m->kind = topic[WIRE_INBOX_LEN] == 'B' ? WIRE_BATCH : WIRE_STATUS;
         }
-        m->kind = topic[WIRE_INBOX_LEN] == 'B' ? WIRE_BATCH : WIRE_STATUS;
     }
     m->topic = frames[0];
     m->topic_len = lens[0];
@@ -176,4 +180,33 @@ void wire_id_hex(const uint8_t id[WIRE_ID_LEN], char out[2 * WIRE_ID_LEN + 1])
         out[2 * i + 1] = digits[id[i] & 15];
     }
     out[2 * WIRE_ID_LEN] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+bool wire_id_parse(const char *hex, uint8_t id[WIRE_ID_LEN])
+{
+    uint8_t out[WIRE_ID_LEN];
+    for (int i = 0; i < WIRE_ID_LEN; i++) {
+        int hi = hex_digit(hex[2 * i]);
+        int lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+        if (lo < 0) {
+            return false;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    memcpy(id, out, WIRE_ID_LEN);
+    return true;
 }

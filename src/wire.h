@@ -27,6 +27,11 @@
  *                                          sequence the subscriber should ask for, the oldest
  *                                          and newest the publisher holds (OLDEST > HEAD:
  *                                          none), and the request's nonce
+ *   message  ["\0H", PUB HEAD, ""]          the publisher's newest sequence, sent a few times
+ *                                          after it changes (every subscriber subscribes to
+ *                                          "\0H"): a subscriber whose last messages were
+ *                                          dropped learns it is behind even when no message
+ *                                          follows them
  * Every number is unsigned big-endian. The two message kinds use the framed layout (three
  * frames, a 16-byte header), so they cross relays unchanged; a SUB only receives an inbox it
  * subscribed to, because the publisher and the relays never match a subscription to "" against
@@ -35,6 +40,7 @@
 #define DOWNCASE_WIRE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define WIRE_HEADER_LEN 16
@@ -45,6 +51,7 @@ enum wire_kind {
     WIRE_FRAMED,
     WIRE_BATCH,  /* replayed messages, addressed to one subscriber */
     WIRE_STATUS, /* the end of a replay answer */
+    WIRE_HEAD,   /* a publisher's newest sequence */
 };
 
 /* Control topics and their lengths. */
@@ -53,6 +60,8 @@ enum wire_kind {
 #define WIRE_INBOX_TOPIC_LEN (WIRE_INBOX_LEN + 1) /* ... "B" or "E": a message's topic */
 #define WIRE_REQUEST_LEN (2 + 2 * WIRE_ID_LEN + 8 + 4 + 4)
 #define WIRE_STATUS_LEN (8 + 8 + 4)
+#define WIRE_HEAD_TOPIC "\0H"
+#define WIRE_HEAD_TOPIC_LEN 2
 /* A batch's records: what one record adds besides its topic and text. */
 #define WIRE_RECORD_OVERHEAD 6
 
@@ -123,5 +132,8 @@ size_t wire_record_put(uint8_t *out, const char *topic, size_t topic_len, const 
 
 /* Writes the id as 16 lowercase hex digits and a NUL. */
 void wire_id_hex(const uint8_t id[WIRE_ID_LEN], char out[2 * WIRE_ID_LEN + 1]);
+/* Reads 16 hex digits (either case) at hex, which need not be NUL-terminated; nothing before,
+ * between or inside them. Returns false, id untouched, unless all 16 are digits. */
+bool wire_id_parse(const char *hex, uint8_t id[WIRE_ID_LEN]);
 
 #endif

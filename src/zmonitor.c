@@ -2,11 +2,14 @@
 #include "zmonitor.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
 /* Events read per loop turn: a reconnect storm must not starve the rest of the loop. */
 #define ZMONITOR_BUDGET 64
+/* Failures and refusals are a peer's to cause at will: one line per interval at most. */
+#define ZMONITOR_REFUSAL_LOG_MS 10000
 
 uint64_t zmonitor_connected(const struct zmonitor *m)
 {
@@ -42,32 +45,59 @@ static int receive(struct zmonitor *m, uint16_t *event, uint32_t *value, char *e
     return 0;
 }
 
-/* Peers up and down (zmonitor_init). libzmq reports a connection that fails its handshake
- * (no ZeroMQ at the other end, a protocol or CURVE mismatch) as HANDSHAKE_FAILED_* followed by
- * DISCONNECTED, one right after the other from the I/O thread; that DISCONNECTED is no peer
- * going down. */
+/* libzmq's reason for a failed handshake, in words (zmq_socket_monitor(3)). */
+static const char *failure(uint16_t event, uint32_t value, char *other, size_t size)
+{
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        return strerror((int)value);
+    }
+    switch (value) {
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return "the peer does not use the same security mechanism (CURVE on one side only)";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+        return "cryptographic error (does the client have the wrong server key?)";
+    default:
+        snprintf(other, size, "protocol error 0x%08x", (unsigned)value);
+        return other;
+    }
+}
+
+/* Peers up and down, failures and refusals (zmonitor.h, zhandshake.h). */
 static void count_peers(struct zmonitor *m, uint16_t event, uint32_t value, const char *endpoint)
 {
-    (void)value;
-    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
-        m->failing++;
-    } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    char other[64];
+    switch (zhandshake_event(&m->handshakes, event, value)) {
+    case ZHANDSHAKE_UP:
         m->up++;
         diag_limited(&m->up_limit, uv_now(m->loop), 100, m->who, "peer %s up (%llu connected)",
                      endpoint, (unsigned long long)zmonitor_connected(m));
         if (m->on_up) {
             m->on_up(m);
         }
-    } else if (event == ZMQ_EVENT_DISCONNECTED) {
-        if (m->failing > 0) {
-            m->failing--;
-        } else {
-            m->down++;
-            diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who,
-                         "peer %s down (%llu connected)", endpoint,
-                         (unsigned long long)zmonitor_connected(m));
+        break;
+    case ZHANDSHAKE_DOWN:
+        m->down++;
+        diag_limited(&m->down_limit, uv_now(m->loop), 100, m->who, "peer %s down (%llu connected)",
+                     endpoint, (unsigned long long)zmonitor_connected(m));
+        break;
+    case ZHANDSHAKE_FAILED:
+        /* A ZAP refusal is counted and reported by the handler, with the reason it gave. */
+        if (event != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            m->failed++;
+            diag_limited(&m->fail_limit, uv_now(m->loop), ZMONITOR_REFUSAL_LOG_MS, m->who,
+                         "a peer's handshake failed on %s: %s", endpoint,
+                         failure(event, value, other, sizeof other));
         }
+        break;
+    case ZHANDSHAKE_REFUSED:
+        m->refused++;
+        diag_limited(&m->refuse_limit, uv_now(m->loop), ZMONITOR_REFUSAL_LOG_MS, m->who,
+                     "refused a connection on %s: not a ZeroMQ 3 peer (raw bytes, an HTTP "
+                     "request, ZMTP 1.0 or 2.0); nothing it sent was used",
+                     endpoint);
+        break;
+    case ZHANDSHAKE_NONE:
+        break;
     }
 }
 
@@ -91,12 +121,12 @@ static void on_event(struct zsock *z)
 int zmonitor_open(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
                   const char *who)
 {
-    return zmonitor_open_events(m, loop, zctx, target, name,
-                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                                    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
-                                count_peers, who);
+    return zmonitor_open_events(
+        m, loop, zctx, target, name,
+        ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+        count_peers, who);
 }
 
 int zmonitor_open_events(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target,
@@ -129,5 +159,6 @@ void zmonitor_close(struct zmonitor *m, struct closer closed)
         zmq_socket_monitor(m->target, NULL, 0);
         m->target = NULL;
     }
+    zhandshake_finish(&m->handshakes);
     zsock_close(&m->pair, closed);
 }

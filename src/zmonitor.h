@@ -5,8 +5,13 @@
  * a publisher come and go: "peer tcp://10.0.0.2:4444 up" once the ZeroMQ handshake succeeded,
  * "peer ... down" when the connection ends, including when heartbeats found a silent peer dead
  * (--heartbeat). The lines are rate-limited, since a flapping peer could otherwise fill stderr.
- * The same mechanism with other events and a callback of the caller's serves the pub's count
- * of failed CURVE handshakes (zap.h). */
+ *
+ * It also counts and reports the connections that never became peers: handshakes that failed
+ * with a reason (a CURVE mismatch, a peer hanging up half-way; ZAP refusals are the ZAP
+ * handler's to report, zap.h) and connections refused before any handshake (not ZMTP 3: raw
+ * bytes, an HTTP request, an unversioned ZMTP 1.0 peer, once ZAP is enabled on the socket).
+ * libzmq gives the latter no event of its own; zhandshake.h tells them apart from peers going
+ * down. One monitor per socket: libzmq keeps only the last zmq_socket_monitor of a socket. */
 #ifndef DOWNCASE_ZMONITOR_H
 #define DOWNCASE_ZMONITOR_H
 
@@ -16,6 +21,7 @@
 
 #include "closer.h"
 #include "diag.h"
+#include "zhandshake.h"
 #include "zsock.h"
 
 struct zmonitor;
@@ -31,16 +37,21 @@ struct zmonitor {
     zmonitor_cb cb;
     uint64_t up;      /* connections whose handshake succeeded */
     uint64_t down;    /* connections that ended */
-    uint64_t failing; /* connections whose handshake failed and that have not ended yet */
+    uint64_t failed;  /* handshakes that failed with a reason, ZAP refusals aside */
+    uint64_t refused; /* connections closed before their handshake: not ZMTP 3 */
+    struct zhandshake handshakes;
     struct diag_limit up_limit;
     struct diag_limit down_limit;
+    struct diag_limit fail_limit;
+    struct diag_limit refuse_limit;
     /* Optional (zmonitor_open): a peer's handshake succeeded; set after opening. */
     void (*on_up)(struct zmonitor *m);
     void *data; /* the owner's */
 };
 
 /* Starts monitoring `target` (a socket of zctx) under the inproc name `name` (unique in the
- * context) for peers up and down. 0 or a negative errno (reported); close it either way. */
+ * context) for peers up and down, failed handshakes and refused connections, each counted and
+ * reported. 0 or a negative errno (reported); close it either way. */
 int zmonitor_open(struct zmonitor *m, uv_loop_t *loop, void *zctx, void *target, const char *name,
                   const char *who);
 /* The same for `events` (ZMQ_EVENT_* bits), each handed to cb from the loop; set m->data after

@@ -134,9 +134,27 @@ static const struct {
      {"both --curve-secret and --curve-server", NULL}},
     {{"--role=sub", "--curve-server=s", NULL}, {"both --curve-secret and --curve-server", NULL}},
     {{"--role=pub", "--curve-allow=d", NULL}, {"--curve-allow needs --curve-secret", NULL}},
-    {{"--role=pub", "--curve-secret=s", "--curve-server=s", NULL},
-     {"--curve-server does not apply to --role=pub", NULL}},
-    {{"--role=sub", "--curve-allow=d", NULL}, {"--curve-allow does not apply to --role=sub", NULL}},
+    /* A pub with --curve-server is a CURVE client (of a binding sub): no allow list, and its
+     * own key is needed. A sub is a CURVE server only when it binds. */
+    {{"--role=pub", "--curve-server=s", NULL}, {"--curve-server needs --curve-secret", NULL}},
+    {{"--role=pub", "--curve-secret=s", "--curve-server=s", "--curve-allow=d", NULL},
+     {"--curve-allow and --curve-server exclude each other", NULL}},
+    {{"--role=sub", "--curve-allow=d", NULL}, {"--curve-allow needs --curve-secret", NULL}},
+    {{"--role=sub", "--bind=tcp://*:1", "--curve-secret=s", "--curve-server=s", "--curve-allow=d",
+      NULL},
+     {"--curve-allow needs --curve-secret without --curve-server", NULL}},
+    {{"--role=sub", "--curve-secret=c_secret", "--connect=tcp://a:1", NULL},
+     {"a subscriber that --binds may instead be a CURVE server", NULL}},
+    {{"--role=pub", "--curve-allow-upstream=d", NULL},
+     {"--curve-allow-upstream does not apply to --role=pub", NULL}},
+    /* --allow-from: ranges checked as they are read. */
+    {{"--role=sub", "--allow-from=10.0.0.1/8", NULL},
+     {"'10.0.0.1/8'", "bits set past the prefix length: did you mean 10.0.0.0/8"}},
+    {{"--role=pub", "--allow-from=10.0.0.0/33", NULL}, {"--allow-from", "from 0 to 32"}},
+    {{"--role=pub", "--allow-from=::/129", NULL}, {"--allow-from", "from 0 to 128"}},
+    {{"--role=pub", "--allow-from=localhost", NULL}, {"not an IPv4 or IPv6 address", NULL}},
+    {{"--role=pub", "--allow-from=", NULL}, {"not an IPv4 or IPv6 address", "--allow-from"}},
+    {{"--role=pub", "--allow-from", NULL}, {"--allow-from needs a value", NULL}},
     {{"--role=pub", "--curve-secret=", NULL}, {"empty value for --curve-secret", NULL}},
     {{"--role=pub", "--curve-secret=a", "--curve-secret=b", NULL}, {"given more than once", NULL}},
     {{"--keygen=", NULL}, {"empty value for --keygen", NULL}},
@@ -157,8 +175,21 @@ static const struct {
      {"--upstream does not apply to --role=sub", NULL}},
     {{"--role=pub", "--downstream=tcp://a:1", NULL}, {"--downstream does not apply", NULL}},
     {{"--role=proxy", NULL}, {"expected pub, sub or relay", NULL}},
-    {{"--role=relay", "--curve-secret=s", NULL},
-     {"--curve-secret does not apply to --role=relay", NULL}},
+    /* The relay: its own key pair for anything CURVE, and one upstream role. */
+    {{"--role=relay", "--upstream=tcp://a:1", "--downstream=tcp://*:2", "--curve-secret=s", NULL},
+     {"needs --curve-server (its upstream connects to CURVE publishers) or "
+      "--curve-allow-upstream",
+      NULL}},
+    {{"--role=relay", "--upstream=tcp://a:1", "--downstream=tcp://*:2", "--curve-server=s", NULL},
+     {"--curve-server needs --curve-secret (the relay's own key pair)", NULL}},
+    {{"--role=relay", "--upstream=tcp://a:1", "--downstream=tcp://*:2", "--curve-allow=d", NULL},
+     {"--curve-allow needs --curve-secret", NULL}},
+    {{"--role=relay", "--upstream=@tcp://*:1", "--downstream=tcp://*:2", "--curve-allow-upstream=d",
+      NULL},
+     {"--curve-allow-upstream needs --curve-secret", NULL}},
+    {{"--role=relay", "--upstream=tcp://a:1", "--downstream=tcp://*:2", "--curve-secret=s",
+      "--curve-server=s", "--curve-allow-upstream=d", NULL},
+     {"--curve-server and --curve-allow-upstream exclude each other", NULL}},
 };
 
 static void test_errors(void)
@@ -514,6 +545,29 @@ static void test_curve(void)
     CHECK(strcmp(o.curve_secret, "c_secret") == 0 && strcmp(o.curve_server, "s") == 0);
     CHECK(parse(ARGS("--role=sub"), &o, &err) == 0);
     CHECK(o.curve_secret == NULL && o.curve_server == NULL && o.keygen == NULL);
+    CHECK(o.nallow_from == 0);
+    /* Reverse fan-in: the binding sub is the server, the connecting pub its client. */
+    CHECK(parse(ARGS("--role=sub", "--bind=tcp://*:1", "--curve-secret=c", "--curve-allow=pubs"),
+                &o, &err) == 0);
+    CHECK(strcmp(o.curve_allow, "pubs") == 0 && o.curve_server == NULL);
+    CHECK(parse(ARGS("--role=pub", "--connect=tcp://a:1", "--curve-secret=p", "--curve-server=c"),
+                &o, &err) == 0);
+    CHECK(strcmp(o.curve_server, "c") == 0 && o.curve_allow == NULL);
+    /* The relay, both ways upstream. */
+    CHECK(parse(ARGS("--role=relay", "--upstream=tcp://a:1", "--downstream=tcp://*:2",
+                     "--curve-secret=r", "--curve-server=p", "--curve-allow=subs"),
+                &o, &err) == 0);
+    CHECK(strcmp(o.curve_server, "p") == 0 && strcmp(o.curve_allow, "subs") == 0 &&
+          o.curve_allow_upstream == NULL);
+    CHECK(parse(ARGS("--role=relay", "--upstream=@tcp://*:1", "--downstream=tcp://*:2",
+                     "--curve-secret=r", "--curve-allow-upstream=pubs"),
+                &o, &err) == 0);
+    CHECK(strcmp(o.curve_allow_upstream, "pubs") == 0 && o.curve_server == NULL);
+    /* --allow-from, repeatable, IPv4 and IPv6, parsed into ranges. */
+    CHECK(parse(ARGS("--role=relay", "--upstream=tcp://a:1", "--downstream=tcp://*:2",
+                     "--allow-from=10.0.0.0/8", "--allow-from", "::1"),
+                &o, &err) == 0);
+    CHECK(o.nallow_from == 2 && o.allow_from[0].bits == 96 + 8 && o.allow_from[1].bits == 128);
     buf_finish(&err);
 }
 

@@ -257,8 +257,29 @@ static void test_stale_and_foreign_answers_are_ignored(void)
     resync_finish(&rs);
 }
 
+/* A head announcement above what was delivered means the tail was dropped: it is asked for.
+ * One from an unknown publisher, or not above, changes nothing. */
+static void test_head_announcement(void)
+{
+    struct log l;
+    struct resync rs = fresh(&l);
+    resync_head(&rs, A, 50, 0); /* unknown: a late joiner has lost nothing */
+    CHECK(rs.n == 0 && count(&l, 'r') == 0);
+    live(&rs, A, 10, 0);
+    resync_head(&rs, A, 10, 0);
+    CHECK(count(&l, 'r') == 0);
+    resync_head(&rs, A, 13, 0);
+    CHECK(count(&l, 'r') == 1 && l.a[l.n - 1] == 11 && resync_waiting(&rs));
+    uint32_t nonce = (uint32_t)l.b[l.n - 1];
+    batch(&rs, A, 11, 3);
+    status(&rs, A, 14, 1, 13, nonce, 0);
+    CHECK(delivered_run(&l, 10, 13) && !resync_waiting(&rs));
+    resync_finish(&rs);
+}
+
 int main(void)
 {
+    test_head_announcement();
     test_in_order_and_duplicates();
     test_gap_fetched_in_order();
     test_not_held_is_an_exact_gap();

@@ -148,6 +148,28 @@ static void test_id_hex(void)
         CHECK(out[2 * WIRE_ID_LEN] == '\0');
         CHECK(strcmp(out, cases[i].hex) == 0);
         CHECK(out[2 * WIRE_ID_LEN + 1] == 'Z');
+        uint8_t back[WIRE_ID_LEN];
+        CHECK(wire_id_parse(cases[i].hex, back) && memcmp(back, cases[i].id, WIRE_ID_LEN) == 0);
+    }
+}
+
+/* The parser reads exactly 16 digits from a buffer that need not end in NUL, and anything that is
+ * not a digit (a sign, a space, a 0x, a short id) leaves the id as it was. */
+static void test_id_parse(void)
+{
+    uint8_t got[WIRE_ID_LEN];
+    const char raw[16] = {'D', 'E', 'A', 'D', 'b', 'e', 'e', 'f',
+                          '0', '0', '0', '1', '7', 'F', '8', '0'};
+    CHECK(wire_id_parse(raw, got));
+    CHECK(got[0] == 0xDE && got[3] == 0xEF && got[6] == 0x7F && got[7] == 0x80);
+    static const char *bad[] = {
+        "deadbeef0001 f80", "+eadbeef00017f80", "0xadbeef00017f80", "deadbeef00017f8",
+        "deadbeef00017fg0", " deadbeef00017f8", "deadbeef-0017f80", "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(got, 0x5A, sizeof got);
+        CHECK(!wire_id_parse(bad[i], got));
+        CHECK(got[0] == 0x5A && got[7] == 0x5A);
     }
 }
 
@@ -187,6 +209,9 @@ static void test_control(void)
     CHECK(wire_decode(frames, lens, 3, &m) == -EPROTO);
     lens[0] = 1; /* a lone 0 byte */
     CHECK(wire_decode(frames, lens, 3, &m) == -EPROTO);
+    const void *head[3] = {WIRE_HEAD_TOPIC, header, ""};
+    size_t head_lens[3] = {WIRE_HEAD_TOPIC_LEN, sizeof header, 0};
+    CHECK(wire_decode(head, head_lens, 3, &m) == 0 && m.kind == WIRE_HEAD && m.seq == 42);
 
     /* Records: what is put comes back; a truncated payload is malformed, never overread. */
     uint8_t payload[64];
@@ -218,5 +243,6 @@ int main(void)
     test_round_trip();
     test_decode();
     test_id_hex();
+    test_id_parse();
     return CHECK_DONE();
 }

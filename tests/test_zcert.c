@@ -1,14 +1,17 @@
 /* Unit tests for zcert: certificate text accepted and refused (a table), the file checks of
  * zcert_load, and zcert_generate's files read back. Key pairs are the test vectors of libzmq's
  * doc/zmq_curve.adoc. */
+#define _GNU_SOURCE /* setresuid, setresgid, setgroups */
 #include "zcert.h"
 #include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CPUB "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
@@ -116,6 +119,53 @@ static void write_file(const char *path, const char *text, mode_t mode)
     }
 }
 
+/* A throwaway uid and gid no account uses: root reads any file, so as root the unreadable case
+ * runs in a child that has dropped to it (and owns the file, as a real user would). */
+#define THROWAWAY_ID 61234
+
+/* 0 when zcert_load refuses `path` with -EACCES and says why, as an unprivileged user. */
+static int load_unreadable(const char *dir, const char *path)
+{
+    struct zcert c;
+    char why[512];
+    if (geteuid() != 0) {
+        return zcert_load(path, ZCERT_SECRET, &c, why, sizeof why) == -EACCES &&
+                       strstr(why, "Permission denied") != NULL
+                   ? 0
+                   : -1;
+    }
+    if (chmod(dir, 0711) != 0 || chown(path, THROWAWAY_ID, THROWAWAY_ID) != 0) {
+        perror("chmod/chown for the unprivileged case");
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setresgid(THROWAWAY_ID, THROWAWAY_ID, THROWAWAY_ID) != 0 ||
+            setresuid(THROWAWAY_ID, THROWAWAY_ID, THROWAWAY_ID) != 0) {
+            perror("dropping root");
+            _exit(2);
+        }
+        int rc = zcert_load(path, ZCERT_SECRET, &c, why, sizeof why);
+        if (rc != -EACCES || strstr(why, "Permission denied") == NULL) {
+            fprintf(stderr, "unreadable as uid %d: got %d (%s)\n", THROWAWAY_ID, rc, why);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid) {
+        perror("waitpid");
+        return -1;
+    }
+    (void)chmod(dir, 0700);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static void test_files(const char *dir)
 {
     char path[512], why[512];
@@ -146,11 +196,9 @@ static void test_files(const char *dir)
     CHECK(zcert_load(path, ZCERT_PUBLIC, &c, why, sizeof why) == 0);
     CHECK(c.secret_z85[0] == '\0');
 
-    /* Unreadable (meaningless for root, who reads anything). */
-    if (geteuid() != 0) {
-        CHECK(chmod(path, 0200) == 0);
-        CHECK(zcert_load(path, ZCERT_SECRET, &c, why, sizeof why) == -EACCES);
-    }
+    /* Unreadable: mode 0200 passes the mode check, so only open() can refuse it. */
+    CHECK(chmod(path, 0200) == 0);
+    CHECK(load_unreadable(dir, path) == 0);
 
     /* Too large, by size and with a valid certificate at its start. */
     snprintf(path, sizeof path, "%s/big", dir);

@@ -14,12 +14,15 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+import testmain  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -40,8 +43,8 @@ def say(msg):
 
 
 def skip(reason):
-    print("SKIP: " + reason, flush=True)
-    sys.exit(SKIP)
+    """Skips the test (testmain.skip: exit 77 outside unittest, SkipTest inside)."""
+    testmain.skip(reason)
 
 
 def fail(msg):
@@ -234,10 +237,13 @@ def build_image(tag=IMAGE):
     podman("image", "prune", "-f", "--filter", "until=24h", check_rc=False, quiet=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def published_port(container, port):
+    """The host port podman chose for container's `port` (published with an empty or 0 host
+    port, so the kernel picks a free one: never a port found free and bound later)."""
+    out = podman("port", container, "%d/tcp" % port, quiet=True).stdout.strip()
+    host, _, num = out.splitlines()[0].rpartition(":")
+    check(host == "127.0.0.1" and num.isdigit(), "podman port %s %d: %r" % (container, port, out))
+    return int(num)
 
 
 def http_get(url, timeout=5):

@@ -1,6 +1,6 @@
 """compose.yaml with podman-compose (Debian's, 1.0.3): `up` builds and starts the pub and the
-sub, a request to the published HTTP port (moved to a free 127.0.0.1 port through the file's
-DOWNCASE_* variables) ends up in subscriber.log on the named volume, and `down` stops both
+sub, a request to the published HTTP port (moved to a 127.0.0.1 port podman picks, through the
+file's DOWNCASE_* variables) ends up in subscriber.log on the named volume, and `down` stops both
 promptly. Shares the podman store and base images of test_container.py."""
 
 import os
@@ -46,9 +46,11 @@ def main():
         lib.skip("podman-compose is not installed (scripts/test installs it when run as root)")
     os.chdir(lib.SRCDIR)
     os.environ["DOWNCASE_HOST"] = "127.0.0.1"
-    http_port = lib.free_port()
-    os.environ["DOWNCASE_HTTP_PORT"] = str(http_port)
-    os.environ["DOWNCASE_ZMQ_PORT"] = str(lib.free_port())
+    # Empty host ports: podman has the kernel pick free ones, read back once the pub runs
+    # (podman 4.3 refuses host port 0; podman-compose 1.0.3 substitutes a set but empty
+    # variable as empty, default or not, so "127.0.0.1::5000" reaches podman).
+    os.environ["DOWNCASE_HTTP_PORT"] = ""
+    os.environ["DOWNCASE_ZMQ_PORT"] = ""
     cleanup()
     try:
         lib.base_images()
@@ -56,7 +58,8 @@ def main():
         # HEALTHCHECK); compose.yaml states the health check itself for that reason.
         compose("build", timeout=1500)
         compose("up", "-d", timeout=300)
-        base = "http://127.0.0.1:%d" % http_port
+        # podman-compose 1.0.3 names containers PROJECT_SERVICE_1.
+        base = "http://127.0.0.1:%d" % lib.published_port(PROJECT + "_pub_1", 5000)
         lib.wait_for(lambda: lib.http_get(base + "/downcase/?param=up")[0] == 200, 30,
                      "the pub to answer on " + base)
 

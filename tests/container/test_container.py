@@ -101,11 +101,11 @@ def main():
         lib.build_image()
         check_image_config()
 
-        http_port = lib.free_port()
         lib.podman("network", "create", NET)
         # --health-interval=disable: no timer (they need systemd); checks are run by hand below.
         lib.podman("run", "-d", "--name", PUB, "--network", NET, "--health-interval=disable",
-                   "-p", "127.0.0.1:%d:5000" % http_port, lib.IMAGE)
+                   "-p", "127.0.0.1::5000", lib.IMAGE)
+        http_port = lib.published_port(PUB, 5000)
         lib.podman("run", "-d", "--name", SUB, "--network", NET, "--no-healthcheck", lib.IMAGE,
                    "--role=sub", "--connect=tcp://%s:4444" % PUB)
         base = "http://127.0.0.1:%d" % http_port

@@ -23,13 +23,15 @@
  *    but HTAB in values), exactly one Content-Length, a blank line, then exactly that many body
  *    bytes (none for HEAD), and a body that is valid UTF-8;
  *  - nothing follows a response that says "Connection: close";
- *  - no more responses than complete requests plus one (the answer to a refused request; and,
- *    today, the second answer to an Upgrade or CONNECT request: see crashes/README.md), and
- *    one for each complete request unless an answer ended the connection;
- *  - the requests are parsed again here with a bare llhttp to pair each response with its
- *    request: a 200 to GET or HEAD "/downcase/?QUERY" says exactly "lower case of P is L", P the
- *    'param' of QUERY and L its lowercase (so answers come back whole and in request order), and
- *    HEAD announces that length without sending it;
+ *  - the requests are parsed again here by a strict model of RFC 9112 written for this target
+ *    (model_requests; neither http_screen nor llhttp), which says where each ends and whether
+ *    a strict reading refuses it. No request the model refuses is ever answered 2xx, on its
+ *    own or pipelined behind others (the request smuggling the screen is for);
+ *  - no more responses than the valid requests plus one (the answer to a refused or incomplete
+ *    one), and one for each valid request unless an answer ended the connection;
+ *  - a 200 to GET or HEAD "/downcase/?QUERY" says exactly "lower case of P is L", P the 'param'
+ *    of QUERY and L its lowercase (so answers come back whole and in request order), and HEAD
+ *    announces that length without sending it;
  *  - the answers do not depend on how the input was cut into reads: both exchanges get the same
  *    bytes back (Date headers aside), except that when both end with a refusal, the refusals may
  *    differ (the comment in LLVMFuzzerTestOneInput says why). */
@@ -54,14 +56,15 @@
 #include <zmq.h>
 
 #include "buf.h"
+#include "fuzz_model.h"
 #include "fuzz_util.h"
 #include "http_server.h"
 #include "cli.h"
-#include "lower.h"
+#include "downcase_route.h"
 #include "metrics.h"
 #include "publisher.h"
-#include "query.h"
 #include "router.h"
+#include "status_routes.h"
 
 #define EXCHANGE_TIMEOUT_NS (5 * 1000000000ull)
 /* Requests paired with responses per input; an input with more pairs only the first ones. */
@@ -76,14 +79,17 @@ struct fuzz_server {
     struct router router;
     struct sockaddr_storage addr; /* where clients connect */
     socklen_t addr_len;
-    struct buf got;   /* the bytes the client received, the input sent whole */
-    struct buf split; /* the same, the input sent in pieces */
-    struct buf want;  /* scratch for an expected body */
+    struct buf got;                  /* the bytes the client received, the input sent whole */
+    struct buf split;                /* the same, the input sent in pieces */
+    struct buf want;                 /* scratch for an expected body */
+    struct buf norm_got, norm_split; /* got and split as compared (check_responses says how) */
     uint64_t connections;
     bool show; /* FUZZ_HTTP_SHOW set: print every response (to look at a few inputs) */
     struct cli_options options;
     void *zctx;
     struct publisher publisher;
+    struct downcase_route route;
+    struct status_routes status;
     struct http_server http;
 };
 
@@ -126,14 +132,12 @@ static void listen_unix(struct fuzz_server *fs)
     close(fd);
 }
 
-static int render_metrics(void *owner, struct buf *out)
+static void render_metrics(void *owner, struct metrics *m)
 {
     struct fuzz_server *fs = owner;
-    struct metrics m = {.out = out};
-    metrics_http(&m, &fs->http);
-    metrics_single(&m, "downcase_published_messages_total", "counter", "Published.",
+    metrics_http(m, &fs->http.conns);
+    metrics_single(m, "downcase_published_messages_total", "counter", "Published.",
                    fs->publisher.published);
-    return m.rc;
 }
 
 static struct fuzz_server *server_get(void)
@@ -164,12 +168,25 @@ static struct fuzz_server *server_get(void)
     }
     buf_finish(&err);
     fs->zctx = zmq_ctx_new();
-    if (fs->zctx == NULL || publisher_init(&fs->publisher, &fs->loop, fs->zctx, &fs->options) < 0) {
-        fuzz_fail("publisher_init", NULL, 0, "inproc publisher");
+    const struct publisher_config cfg = {
+        .wire = fs->options.wire,
+        .topic = fs->options.topics[0],
+        .endpoints = &fs->options.endpoints,
+        .tuning = {.hwm = fs->options.hwm, .heartbeat_ms = fs->options.heartbeat_ms},
+        .retain_bytes = fs->options.retain_bytes,
+    };
+    if (fs->zctx == NULL || publisher_open(&fs->publisher, &fs->loop, fs->zctx, &cfg) < 0) {
+        fuzz_fail("publisher_open", NULL, 0, "inproc publisher");
     }
-    router_init(&fs->router, &fs->publisher,
-                (struct router_status){.render = render_metrics, .owner = fs});
-    http_server_init(&fs->http, &fs->loop, "fuzz", router_handle, &fs->router);
+    /* The pub's routes, as pub.c and runtime.c put them together. */
+    router_init(&fs->router, DOWNCASE_ROUTE_NOT_FOUND);
+    fs->status = (struct status_routes){.render = render_metrics, .owner = fs};
+    if (status_routes_add(&fs->status, &fs->router) < 0 ||
+        downcase_route_add(&fs->route, &fs->router, &fs->publisher) < 0) {
+        fuzz_fail("router_add", NULL, 0, "routes");
+    }
+    http_server_init(&fs->http, &fs->loop, "fuzz", &fs->options.limits, router_handle,
+                     &fs->router);
     rc = http_server_listen(&fs->http, "127.0.0.1", 0);
     if (rc < 0) {
         fuzz_fail("http_server_listen", NULL, 0, "%s", uv_strerror(rc));
@@ -362,66 +379,438 @@ static void exchange(struct fuzz_server *fs, const uint8_t *data, size_t size,
     close(fd);
 }
 
-/* ---- the requests, parsed again to pair them with the responses ------------------------------ */
+/* ---- the requests, parsed again by a strict model of RFC 9112 --------------------------------- *
+ * Written here apart from src/ (no http_screen, no llhttp): a second reading of the same bytes,
+ * line by line where the screen is a byte-wise state machine, that says where each request ends
+ * and whether RFC 9112 read strictly refuses it. It pairs the answers with the requests and
+ * judges them: a request it refuses must never be answered 2xx. Strict means: every line ends in
+ * CRLF (no bare CR, no bare LF), no obsolete folding, the request line as "token SP target SP
+ * HTTP/d.d", field lines as "token ':' value" with no control byte in the value, at most one
+ * framing (Content-Length: 1*DIGIT once, or a Transfer-Encoding list ending in chunked, not in
+ * HTTP/1.0), exactly one Host of the form uri-host [":" port] in HTTP/1.1, HTTP/1.x only, and
+ * chunked bodies framed exactly (sizes, extensions by their grammar, CRLF after the data,
+ * trailer field lines, the final CRLF). A request with "Expect: 100-continue" and a body may be
+ * answered from its head (RFC 9110 section 10.1.1), so its body is not judged and the model
+ * reads no further, as the server does not. */
+
+enum verdict {
+    REQ_VALID,
+    REQ_INCOMPLETE, /* the input ends inside it */
+    REQ_REFUSED,    /* the strict model refuses it: it must not be answered 2xx */
+};
 
 struct request {
-    int method;
+    int method;        /* HTTP_GET, HTTP_HEAD, or -1 for any other */
     size_t target_off; /* into requests.targets */
     size_t target_len;
+    enum verdict verdict;
 };
 
 struct requests {
-    size_t n; /* complete requests (may exceed MAX_REQUESTS; only those are kept) */
+    size_t n;     /* requests read: the valid ones, then at most one more that is not */
+    size_t valid; /* of which valid */
     struct request r[MAX_REQUESTS];
     struct buf targets;
-    size_t cur_off;
 };
 
-static int on_message_begin(llhttp_t *p)
+/* A cursor over the input. */
+struct rd {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+};
+
+static bool m_tchar(uint8_t c)
 {
-    struct requests *rq = p->data;
-    rq->cur_off = rq->targets.len;
-    return 0;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static int on_url(llhttp_t *p, const char *at, size_t n)
+static bool m_visible(uint8_t c) /* VCHAR / obs-text */
 {
-    struct requests *rq = p->data;
-    return buf_append(&rq->targets, at, n) < 0 ? -1 : 0;
+    return (c > 0x20 && c < 0x7f) || c >= 0x80;
 }
 
-static int on_message_complete(llhttp_t *p)
+static bool m_digit(uint8_t c)
 {
-    struct requests *rq = p->data;
-    if (rq->n < MAX_REQUESTS) {
-        rq->r[rq->n] = (struct request){
-            .method = llhttp_get_method(p),
-            .target_off = rq->cur_off,
-            .target_len = rq->targets.len - rq->cur_off,
-        };
+    return c >= '0' && c <= '9';
+}
+
+static bool m_hex(uint8_t c)
+{
+    return m_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* unreserved / sub-delims but ',' (RFC 3986 section 2) */
+static bool m_regname(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || m_digit(c) ||
+           (c != '\0' && strchr("-._~!$&'()*+;=", c) != NULL);
+}
+
+static size_t m_ows(const uint8_t *l, size_t n, size_t i)
+{
+    while (i < n && (l[i] == ' ' || l[i] == '\t')) {
+        i++;
     }
-    rq->n++;
-    return 0;
+    return i;
 }
 
-static void parse_requests(struct requests *rq, const uint8_t *data, size_t size)
+/* The next line: sets *line and *n (without its CRLF) and moves past it. */
+static enum verdict m_line(struct rd *r, const uint8_t **line, size_t *n)
 {
-    static llhttp_settings_t settings;
-    static bool settings_ready;
-    if (!settings_ready) {
-        llhttp_settings_init(&settings);
-        settings.on_message_begin = on_message_begin;
-        settings.on_url = on_url;
-        settings.on_message_complete = on_message_complete;
-        settings_ready = true;
+    const uint8_t *s = r->p + r->pos;
+    size_t left = r->len - r->pos;
+    for (size_t i = 0; i < left; i++) {
+        if (s[i] == '\n') {
+            return REQ_REFUSED; /* LF without CR */
+        }
+        if (s[i] == '\r') {
+            if (i + 1 == left) {
+                return REQ_INCOMPLETE;
+            }
+            if (s[i + 1] != '\n') {
+                return REQ_REFUSED; /* CR without LF */
+            }
+            *line = s;
+            *n = i;
+            r->pos += i + 2;
+            return REQ_VALID;
+        }
     }
-    llhttp_t parser;
-    llhttp_init(&parser, HTTP_REQUEST, &settings);
-    parser.data = rq;
+    return REQ_INCOMPLETE;
+}
+
+/* RFC 9110 section 5.5, 9112 section 5: name, ':', OWS, value, OWS. */
+static bool m_field(const uint8_t *l, size_t n, size_t *name_len, const uint8_t **v, size_t *vn)
+{
+    size_t i = 0;
+    while (i < n && m_tchar(l[i])) {
+        i++;
+    }
+    if (i == 0 || i == n || l[i] != ':') {
+        return false;
+    }
+    *name_len = i;
+    for (size_t k = i + 1; k < n; k++) {
+        if (!m_visible(l[k]) && l[k] != ' ' && l[k] != '\t') {
+            return false;
+        }
+    }
+    size_t a = i + 1;
+    size_t b = n;
+    while (a < b && (l[a] == ' ' || l[a] == '\t')) {
+        a++;
+    }
+    while (b > a && (l[b - 1] == ' ' || l[b - 1] == '\t')) {
+        b--;
+    }
+    *v = l + a;
+    *vn = b - a;
+    return true;
+}
+
+static bool m_is(const uint8_t *s, size_t n, const char *lit)
+{
+    return n == strlen(lit) && strncasecmp((const char *)s, lit, n) == 0;
+}
+
+/* uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section 3.2.2), without the comma a
+ * reg-name may hold (a comma makes the field a list: two hosts). */
+static bool m_host(const uint8_t *v, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && v[0] == '[') {
+        const uint8_t *close = memchr(v, ']', n);
+        if (close == NULL || close == v + 1) {
+            return false;
+        }
+        for (const uint8_t *c = v + 1; c < close; c++) {
+            if (!m_regname(*c) && *c != ':') {
+                return false;
+            }
+        }
+        i = (size_t)(close - v) + 1;
+    } else {
+        for (; i < n && v[i] != ':'; i++) {
+            if (v[i] == '%') {
+                if (i + 2 >= n || !m_hex(v[i + 1]) || !m_hex(v[i + 2])) {
+                    return false;
+                }
+                i += 2;
+            } else if (!m_regname(v[i])) {
+                return false;
+            }
+        }
+    }
+    if (i == n) {
+        return true;
+    }
+    if (v[i] != ':') {
+        return false;
+    }
+    for (i++; i < n; i++) {
+        if (!m_digit(v[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), RFC 9112 7.1.1 */
+static bool m_chunk_ext(const uint8_t *l, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        i = m_ows(l, n, i);
+        if (i == n || l[i] != ';') {
+            return false;
+        }
+        i = m_ows(l, n, i + 1);
+        size_t name = i;
+        while (i < n && m_tchar(l[i])) {
+            i++;
+        }
+        if (i == name) {
+            return false;
+        }
+        size_t eq = m_ows(l, n, i);
+        if (eq == n || l[eq] != '=') {
+            continue; /* no value: what follows must be BWS ";" */
+        }
+        i = m_ows(l, n, eq + 1);
+        if (i < n && l[i] == '"') {
+            for (i++; i < n && l[i] != '"'; i++) {
+                if (l[i] == '\\') {
+                    i++;
+                }
+                if (i == n || !(m_visible(l[i]) || l[i] == ' ' || l[i] == '\t')) {
+                    return false;
+                }
+            }
+            if (i == n) {
+                return false;
+            }
+            i++;
+        } else {
+            size_t value = i;
+            while (i < n && m_tchar(l[i])) {
+                i++;
+            }
+            if (i == value) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* A chunked body (RFC 9112 section 7.1), from r's position. */
+static enum verdict m_chunked(struct rd *r)
+{
+    for (;;) {
+        const uint8_t *l;
+        size_t n;
+        enum verdict v = m_line(r, &l, &n);
+        if (v != REQ_VALID) {
+            return v;
+        }
+        size_t i = 0;
+        uint64_t size = 0;
+        while (i < n && m_hex(l[i])) {
+            if (size >> 40) {
+                return REQ_REFUSED; /* larger than any body a server takes */
+            }
+            size = size * 16 + (uint64_t)(m_digit(l[i]) ? l[i] - '0' : (l[i] | 0x20) - 'a' + 10);
+            i++;
+        }
+        if (i == 0 || !m_chunk_ext(l + i, n - i)) {
+            return REQ_REFUSED;
+        }
+        if (size == 0) {
+            break;
+        }
+        if (r->len - r->pos < size) {
+            return REQ_INCOMPLETE;
+        }
+        r->pos += (size_t)size;
+        const uint8_t *crlf = r->p + r->pos;
+        size_t left = r->len - r->pos;
+        if ((left >= 1 && crlf[0] != '\r') || (left >= 2 && crlf[1] != '\n')) {
+            return REQ_REFUSED;
+        }
+        if (left < 2) {
+            return REQ_INCOMPLETE;
+        }
+        r->pos += 2;
+    }
+    for (;;) { /* the trailer section */
+        const uint8_t *l;
+        size_t n;
+        enum verdict v = m_line(r, &l, &n);
+        if (v != REQ_VALID || n == 0) {
+            return v;
+        }
+        size_t name_len;
+        const uint8_t *value;
+        size_t value_len;
+        if (!m_field(l, n, &name_len, &value, &value_len)) {
+            return REQ_REFUSED;
+        }
+    }
+}
+
+/* One request from r's position; *head_only when the server may answer it from its head. */
+static enum verdict m_request(struct rd *r, struct requests *rq, struct request *q, bool *head_only)
+{
+    const uint8_t *l;
+    size_t n;
+    enum verdict v = m_line(r, &l, &n);
+    if (v != REQ_VALID) {
+        return v;
+    }
+    /* request-line = method SP request-target SP HTTP-version */
+    const uint8_t *sp1 = memchr(l, ' ', n);
+    if (sp1 == NULL || sp1 == l || n - (size_t)(sp1 - l) < 11) {
+        return REQ_REFUSED;
+    }
+    for (const uint8_t *c = l; c < sp1; c++) {
+        if (!m_tchar(*c)) {
+            return REQ_REFUSED;
+        }
+    }
+    const uint8_t *target = sp1 + 1;
+    const uint8_t *version = l + n - 8;
+    if (version[-1] != ' ' || version - 1 == target || memcmp(version, "HTTP/", 5) != 0 ||
+        !m_digit(version[5]) || version[6] != '.' || !m_digit(version[7])) {
+        return REQ_REFUSED;
+    }
+    for (const uint8_t *c = target; c < version - 1; c++) {
+        if (!m_visible(*c)) {
+            return REQ_REFUSED;
+        }
+    }
+    size_t method_len = (size_t)(sp1 - l);
+    q->method = method_len == 3 && memcmp(l, "GET", 3) == 0    ? HTTP_GET
+                : method_len == 4 && memcmp(l, "HEAD", 4) == 0 ? HTTP_HEAD
+                                                               : -1;
+    q->target_off = rq->targets.len;
+    q->target_len = (size_t)(version - 1 - target);
+    if (buf_append(&rq->targets, target, q->target_len) < 0) {
+        fuzz_fail("buf_append", NULL, 0, "out of memory");
+    }
+    bool http10 = version[7] == '0';
+    if (version[5] != '1') {
+        return REQ_REFUSED; /* only HTTP/1.x may be answered 2xx */
+    }
+    /* The field lines. */
+    unsigned hosts = 0;
+    unsigned lengths = 0;
+    uint64_t length = 0;
+    bool te = false;
+    bool chunked = false; /* the last transfer coding so far is chunked */
+    bool expect = false;
+    for (;;) {
+        v = m_line(r, &l, &n);
+        if (v != REQ_VALID) {
+            return v;
+        }
+        if (n == 0) {
+            break;
+        }
+        size_t name_len;
+        const uint8_t *value;
+        size_t value_len;
+        if (!m_field(l, n, &name_len, &value, &value_len)) {
+            return REQ_REFUSED;
+        }
+        if (m_is(l, name_len, "host")) {
+            hosts++;
+            if (!m_host(value, value_len)) {
+                return REQ_REFUSED;
+            }
+        } else if (m_is(l, name_len, "content-length")) {
+            lengths++;
+            length = 0;
+            for (size_t k = 0; k < value_len; k++) {
+                if (!m_digit(value[k]) || length > UINT64_MAX / 20) {
+                    return REQ_REFUSED;
+                }
+                length = length * 10 + (uint64_t)(value[k] - '0');
+            }
+            if (value_len == 0) {
+                return REQ_REFUSED;
+            }
+        } else if (m_is(l, name_len, "transfer-encoding")) {
+            /* A list of codings, each a token (RFC 9110 section 5.6.1: empty elements are
+             * ignored); chunked may only be the last. */
+            te = true;
+            for (size_t k = 0; k < value_len;) {
+                size_t start = k;
+                while (k < value_len && m_tchar(value[k])) {
+                    k++;
+                }
+                if (k > start) {
+                    if (chunked) {
+                        return REQ_REFUSED; /* a coding after chunked */
+                    }
+                    chunked = m_is(value + start, k - start, "chunked");
+                }
+                k = m_ows(value, value_len, k);
+                if (k < value_len && value[k] != ',') {
+                    return REQ_REFUSED;
+                }
+                k = m_ows(value, value_len, k + 1);
+            }
+        } else if (m_is(l, name_len, "expect") && m_is(value, value_len, "100-continue")) {
+            expect = true;
+        }
+    }
+    if ((!http10 && hosts != 1) || lengths > 1 || (te && (lengths > 0 || http10 || !chunked))) {
+        return REQ_REFUSED;
+    }
+    if (expect && !http10 && (te || length > 0)) {
+        *head_only = true;
+        return REQ_VALID;
+    }
+    if (te) {
+        return m_chunked(r);
+    }
+    if (r->len - r->pos < length) {
+        return REQ_INCOMPLETE;
+    }
+    r->pos += (size_t)length;
+    return REQ_VALID;
+}
+
+static void model_requests(struct requests *rq, const uint8_t *data, size_t size)
+{
+    struct rd r = {data, size, 0};
     rq->n = 0;
+    rq->valid = 0;
     rq->targets.len = 0;
-    /* Stops at the first error (or upgrade): no request after it is answered either. */
-    llhttp_execute(&parser, (const char *)data, size);
+    for (;;) {
+        /* Empty lines before a request line are skipped (RFC 9112 section 2.2). */
+        while (size - r.pos >= 2 && data[r.pos] == '\r' && data[r.pos + 1] == '\n') {
+            r.pos += 2;
+        }
+        if (r.pos == size) {
+            return;
+        }
+        struct request spare;
+        struct request *q = rq->n < MAX_REQUESTS ? &rq->r[rq->n] : &spare;
+        *q = (struct request){.method = -1, .verdict = REQ_INCOMPLETE};
+        bool head_only = false;
+        q->verdict = m_request(&r, rq, q, &head_only);
+        rq->n++;
+        if (q->verdict != REQ_VALID) {
+            return;
+        }
+        rq->valid++;
+        if (head_only) {
+            return;
+        }
+    }
 }
 
 /* ---- the responses ---------------------------------------------------------------------------- */
@@ -432,13 +821,16 @@ static bool is_tchar(unsigned char c)
            (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* The body a 200 to GET "/downcase/?QUERY#frag" must have, into fs->want. False when the target
- * is not of that form (other forms reach the router too, but are not checked here). */
-static bool expected_downcase(struct fuzz_server *fs, const char *t, size_t len)
+/* The body a 200 to GET "/downcase/?QUERY#frag" must have, into fs->want, from fuzz_model (not
+ * from query_get and lower_utf8, which are under test). NOT_DOWNCASE when the target is not of
+ * that form (other forms reach the router too, but are not checked here); NO_200 when it has no
+ * 'param' or one that is not UTF-8. */
+enum expected { NOT_DOWNCASE, NO_200, WANT_200 };
+static enum expected expected_downcase(struct fuzz_server *fs, const char *t, size_t len)
 {
     static const char path[] = "/downcase/?";
     if (len < sizeof path - 1 || memcmp(t, path, sizeof path - 1) != 0) {
-        return false;
+        return NOT_DOWNCASE;
     }
     const char *q = t + sizeof path - 1;
     const char *hash = memchr(q, '#', len - (sizeof path - 1));
@@ -446,23 +838,29 @@ static bool expected_downcase(struct fuzz_server *fs, const char *t, size_t len)
     struct buf param = {0};
     struct buf *w = &fs->want;
     w->len = 0;
-    int found = query_get(q, qlen, "param", &param);
-    bool ok = found == 1 && buf_append_str(w, "lower case of ") == 0 &&
+    fuzz_model_load(FUZZ_LOWER_REFERENCE);
+    bool ok = fuzz_model_param(q, qlen, "param", &param) &&
+              buf_append_str(w, "lower case of ") == 0 &&
               buf_append(w, param.data, param.len) == 0 && buf_append_str(w, " is ") == 0 &&
-              lower_utf8(param.data, param.len, w) == 0;
+              fuzz_model_lower(param.data, param.len, w);
     buf_finish(&param);
-    return ok;
+    return ok ? WANT_200 : NO_200; /* no 'param', or not UTF-8: a 400 is due */
 }
 
 /* What check_responses saw of the last answer, to compare two exchanges. */
 struct last_answer {
-    size_t start; /* offset of the last response (0 when there is none) */
+    size_t start; /* offset of the last response in the copy to compare (0 when there is none) */
     bool refusal; /* it is an error (4xx/5xx) that ends the connection */
 };
 
+/* Checks the answers in got and copies them into norm, the form in which two exchanges are
+ * compared: as they came, but a /metrics answer reduced to its status line, since its counters
+ * (requests, bytes, connections) have moved on between the two exchanges. */
 static struct last_answer check_responses(struct fuzz_server *fs, const struct requests *rq,
-                                          const struct buf *got)
+                                          const struct buf *got, struct buf *norm)
 {
+    static const char metrics_type[] = "\r\nContent-Type: text/plain; version=0.0.4";
+    norm->len = 0;
     struct last_answer last = {0, false};
     const char *g = got->data;
     size_t glen = got->len;
@@ -475,7 +873,7 @@ static struct last_answer check_responses(struct fuzz_server *fs, const struct r
         const char *end = memmem(r, left, "\r\n\r\n", 4);
         FUZZ_CHECK(end != NULL, r, left); /* a whole header block */
         size_t head_len = (size_t)(end - r) + 4;
-        FUZZ_CHECK(i <= rq->n, g, glen); /* at most one answer more than requests */
+        FUZZ_CHECK(i <= rq->valid, g, glen); /* at most one answer more than requests */
         /* Status line. */
         FUZZ_CHECK(head_len > 13 && memcmp(r, "HTTP/1.1 ", 9) == 0, r, head_len);
         FUZZ_CHECK(r[9] >= '1' && r[9] <= '5' && r[10] >= '0' && r[10] <= '9' && r[11] >= '0' &&
@@ -528,19 +926,32 @@ static struct last_answer check_responses(struct fuzz_server *fs, const struct r
         /* Body: none for HEAD, except an error answer (it ends the connection) which always
          * carries one. */
         const struct request *req = i < rq->n && i < MAX_REQUESTS ? &rq->r[i] : NULL;
+        /* The invariant the screen is for: what a strict reading refuses is never served. */
+        if (status >= 200 && status < 300 && i < MAX_REQUESTS) {
+            FUZZ_CHECK(req != NULL && req->verdict != REQ_REFUSED, r, head_len);
+        }
         size_t rest = left - head_len;
         bool head = req && req->method == HTTP_HEAD && !(conn_close && rest == cl && cl > 0);
         size_t body_len = head ? 0 : cl;
         FUZZ_CHECK(rest >= body_len, r, left); /* the whole body arrived */
         const char *body = r + head_len;
         FUZZ_CHECK(fuzz_utf8_valid(body, body_len), r, head_len + body_len);
-        if (req && status == 200 && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
-            expected_downcase(fs, rq->targets.data + req->target_off, req->target_len)) {
-            FUZZ_CHECK(cl == fs->want.len, r, head_len + body_len);
-            FUZZ_CHECK(head || memcmp(body, fs->want.data, cl) == 0, r, head_len + body_len);
+        if (req && status == 200 && (req->method == HTTP_GET || req->method == HTTP_HEAD)) {
+            enum expected e =
+                expected_downcase(fs, rq->targets.data + req->target_off, req->target_len);
+            FUZZ_CHECK(e != NO_200, r, head_len + body_len);
+            if (e == WANT_200) {
+                FUZZ_CHECK(cl == fs->want.len, r, head_len + body_len);
+                FUZZ_CHECK(head || memcmp(body, fs->want.data, cl) == 0, r, head_len + body_len);
+            }
         }
-        last.start = pos;
+        last.start = norm->len;
         last.refusal = conn_close && status >= 400;
+        bool metrics = memmem(r, head_len, metrics_type, sizeof metrics_type - 1) != NULL;
+        if (buf_append(norm, r, metrics ? (size_t)(eol - r) : head_len + body_len) < 0 ||
+            (metrics && buf_append_str(norm, " (metrics)\r\n\r\n") < 0)) {
+            fuzz_fail("buf_append", NULL, 0, "out of memory");
+        }
         pos += head_len + body_len;
         i++;
         closed = conn_close;
@@ -550,7 +961,7 @@ static struct last_answer check_responses(struct fuzz_server *fs, const struct r
     }
     /* Unless the connection was ended by an answer, every complete request was answered. */
     if (!closed) {
-        FUZZ_CHECK(i == rq->n, g, glen);
+        FUZZ_CHECK(i == rq->valid, g, glen);
     }
     return last;
 }
@@ -589,19 +1000,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 split.cut[2], fs->split.len, (int)fs->split.len,
                 fs->split.data ? fs->split.data : "");
     }
-    parse_requests(&rq, data, size);
-    struct last_answer a = check_responses(fs, &rq, &fs->got);
-    struct last_answer b = check_responses(fs, &rq, &fs->split);
+    model_requests(&rq, data, size);
+    struct last_answer a = check_responses(fs, &rq, &fs->got, &fs->norm_got);
+    struct last_answer b = check_responses(fs, &rq, &fs->split, &fs->norm_split);
     /* How the bytes were cut into reads must not change the answers, with one exception: when
      * both exchanges end with a refusal, which one may depend on the reads (a target too long
      * and, further on, malformed is refused as too long when a read ends inside it, as
      * malformed when it comes whole: llhttp hands over the target only at its end or a read's),
      * so then only the answers before it are compared. */
-    blank_dates(&fs->got);
-    blank_dates(&fs->split);
-    size_t len_a = a.refusal && b.refusal ? a.start : fs->got.len;
-    size_t len_b = a.refusal && b.refusal ? b.start : fs->split.len;
-    if (len_a != len_b || (len_a > 0 && memcmp(fs->got.data, fs->split.data, len_a) != 0)) {
+    blank_dates(&fs->norm_got);
+    blank_dates(&fs->norm_split);
+    size_t len_a = a.refusal && b.refusal ? a.start : fs->norm_got.len;
+    size_t len_b = a.refusal && b.refusal ? b.start : fs->norm_split.len;
+    if (len_a != len_b ||
+        (len_a > 0 && memcmp(fs->norm_got.data, fs->norm_split.data, len_a) != 0)) {
         fprintf(stderr, "answers to the input sent whole:\n%.*s\n", (int)fs->got.len,
                 fs->got.data ? fs->got.data : "");
         fuzz_fail("the same answers however the input is cut", fs->split.data, fs->split.len,

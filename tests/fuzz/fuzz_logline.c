@@ -445,9 +445,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct wire_msg m;
     int rc = wire_decode((const void *const *)frames, lens, nframes, &m);
-    bool decodable = nframes == 1 || (nframes == 3 && header_len == WIRE_HEADER_LEN);
+    /* The model, from the wire format as documented: a topic that begins with a 0 byte is the
+     * protocol's own: "\0H" (a head), or "\0R", an 8-byte subscriber id and 'B' or 'E' (a
+     * replay answer); any other topic there is malformed, so no data message can pose as one. */
+    const uint8_t *topic = frames[0];
+    bool control = nframes == 3 && topic_len > 0 && topic[0] == 0;
+    bool head = control && topic_len == 2 && topic[1] == 'H';
+    bool answer =
+        control && topic_len == 11 && topic[1] == 'R' && (topic[10] == 'B' || topic[10] == 'E');
+    bool decodable = nframes == 1 || (nframes == 3 && header_len == WIRE_HEADER_LEN &&
+                                      (!control || head || answer));
     FUZZ_CHECK(decodable ? rc == 0 : rc == -EPROTO, data, size);
     if (rc == 0) {
+        enum wire_kind want = nframes == 1 ? WIRE_PLAIN
+                              : head       ? WIRE_HEAD
+                              : answer     ? (topic[10] == 'B' ? WIRE_BATCH : WIRE_STATUS)
+                                           : WIRE_FRAMED;
+        FUZZ_CHECK(m.kind == want, data, size);
+    }
+    if (rc == 0 && !control) {
         struct logline l;
         logline_init(&l, format);
         /* Something before the line, which the append must leave alone. */

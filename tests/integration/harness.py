@@ -23,10 +23,24 @@ import urllib.parse
 
 import h11
 
+import testmain
+
 BINARY = os.environ.get("DOWNCASE", "")
 WRAPPER = shlex.split(os.environ.get("DOWNCASE_WRAPPER", ""))
-# Under valgrind everything is ~20x slower.
-SLOW = 10.0 if WRAPPER else 1.0
+# How much slower than a plain build the processes run, to scale every time bound: ~20x under
+# valgrind (DOWNCASE_WRAPPER), a few times with sanitizers or coverage (meson sets DOWNCASE_SLOW).
+SLOW = 10.0 if WRAPPER else float(os.environ.get("DOWNCASE_SLOW") or 1)
+
+
+# A plain build, not under a wrapper: the only kind whose memory figures mean anything (ASan's
+# quarantine and valgrind keep freed memory resident).
+PLAIN = not WRAPPER and os.environ.get("DOWNCASE_SANITIZE", "none") in ("", "none")
+
+
+def status_kb(proc, field):
+    """A "kB" field of /proc/PID/status of a harness process (VmRSS, VmHWM...)."""
+    with open("/proc/%d/status" % proc.popen.pid) as f:
+        return int(re.search(field + r":\s+(\d+) kB", f.read()).group(1))
 
 
 class Proc:
@@ -35,7 +49,7 @@ class Proc:
     def __init__(self, args, env=None, cwd=None, prefix=()):
         """prefix: a command the binary runs under, e.g. ["ip", "netns", "exec", NS]."""
         if not BINARY:
-            raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+            testmain.skip("DOWNCASE is not set (run through meson test)")
         self.args = list(args)
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -299,12 +313,55 @@ def http_address(proc):
     return host.strip("[]"), int(port)
 
 
-def free_port():
-    """A loopback port nobody listens on (bound, then released: only for things that cannot
-    take port 0 and report back, such as a peer that must not exist)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def refusing_port(test):
+    """A loopback port where connections are refused for the whole of `test`: a socket is
+    bound there (port 0) and kept, never listening, so no other process can take the port
+    while the test runs (a port found free and released could be bound by a test running in
+    parallel)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    test.addCleanup(s.close)
+    return s.getsockname()[1]
+
+
+def received_bytes(pub):
+    """The pub's downcase_http_received_bytes_total, less the /metrics request that read it."""
+    probe = len(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+    return metrics(pub.host, pub.port)["downcase_http_received_bytes_total"] - probe
+
+
+def send_and_wait_read(pub, sock, data, timeout=5.0):
+    """Sends data on sock and waits until the pub has read it (its received-bytes counter),
+    where a fixed sleep would only hope it had."""
+    before = received_bytes(pub)
+    sock.sendall(data)
+    wait_for(lambda: received_bytes(pub) - before >= len(data), timeout,
+             "the pub to read %d bytes" % len(data))
+
+
+# A uid and gid no account uses, for what must run unprivileged when the tests run as root.
+THROWAWAY_ID = 61234
+
+
+def unprivileged(directory, *owned):
+    """A command prefix that runs a program as a throwaway user when the tests run as root (who
+    reads any file, so a "permission denied" case could not fail), else (). The files `owned`
+    are given to that user and `directory` (which holds them) is opened for it to traverse."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = "/usr/bin/setpriv"
+    if not os.access(setpriv, os.X_OK):
+        testmain.skip("setpriv (Debian package util-linux) is missing: cannot drop root")
+    os.chmod(directory, 0o711)
+    for path in owned:
+        os.chown(path, THROWAWAY_ID, THROWAWAY_ID)
+    # A coverage build writes its counters at exit into the build tree, which this user may
+    # not write: they go to a directory of its own instead (and are not counted).
+    gcov = os.path.join(directory, "gcov-unprivileged")
+    os.makedirs(gcov, exist_ok=True)
+    os.chown(gcov, THROWAWAY_ID, THROWAWAY_ID)
+    return (setpriv, "--reuid=%d" % THROWAWAY_ID, "--regid=%d" % THROWAWAY_ID,
+            "--clear-groups", "--inh-caps=-all", "--", "env", "GCOV_PREFIX=" + gcov)
 
 
 class ProcessTest(unittest.TestCase):

@@ -5,11 +5,14 @@ beyond 127.0.0.1 (and ::1 when the host has it)."""
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import unittest
 
 import harness
+import testmain
 
 # A sanitizer, valgrind or a crash handler must never be what the user sees.
 CRASH_RX = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:"
@@ -20,7 +23,7 @@ DIAG_RX = re.compile(r"^downcase(\[(pub|sub)\])?: \S")
 def run(args, timeout=10.0):
     """Runs the binary to completion; returns (status, stdout text, stderr text)."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        testmain.skip("DOWNCASE is not set (run through meson test)")
     p = subprocess.run(harness.WRAPPER + [harness.BINARY] + list(args), stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=timeout * harness.SLOW)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
@@ -138,6 +141,23 @@ class CliTest(harness.ProcessTest):
         self.assertRegex(named[0], re.compile(reason, re.I))
         self.assertNotRegex(err, not_started)
 
+    def test_diagnostics_stay_one_line(self):
+        # A path can hold control characters and be any length: its diagnostic is still one
+        # line (control characters shown as '?', a long message cut, not wrapped).
+        tmp = tempfile.mkdtemp(prefix="downcase-cli-")
+        self.addCleanup(shutil.rmtree, tmp)
+        for name, shown in [("a\nb\rc\x7f", "a?b?c?"), ("x" * 2000, "x" * 900)]:
+            with self.subTest(name=name[:10]):
+                path = os.path.join(tmp, "missing", name)
+                status, out, err = run(["--role=sub", "--connect=tcp://127.0.0.1:1",
+                                        "--log=" + path])
+                self.assertEqual(status, 1, err)
+                lines = err.splitlines()
+                self.assertEqual(len(lines), 1, err)
+                self.assertRegex(lines[0], DIAG_RX)
+                self.assertIn(shown, lines[0])
+                self.assertLess(len(lines[0].encode()), 1024)
+
     def test_http_port_in_use(self):
         s, port = listening_socket()
         self.addCleanup(s.close)
@@ -186,12 +206,12 @@ class CliTest(harness.ProcessTest):
 
     def test_listen_ipv6_loopback(self):
         if not socket.has_ipv6:
-            self.skipTest("Python has no IPv6 support")
+            testmain.skip("Python has no IPv6 support")
         try:
             s, _ = listening_socket("::1", socket.AF_INET6)
             s.close()
         except OSError as e:
-            self.skipTest("cannot bind ::1 on this host: %s" % e)
+            testmain.skip("cannot bind ::1 on this host: %s" % e)
         pub = self.start(harness.Pub, listen="[::1]:0")
         pub.wait_line(r"http listening on \[::1\]:\d+$")
         self.assertEqual(pub.host, "::1")
@@ -204,4 +224,4 @@ class CliTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -21,16 +21,21 @@ import zmq
 import zmq.auth
 
 import harness
+from test_relay import Relay as DowncaseRelay
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 SUMMARY_RX = r"curve: stopped: (\d+) clients admitted, (\d+) denied, (\d+) failed handshakes"
 
 
-def run(args, cwd=None, timeout=10.0):
-    """Runs the binary to completion; returns (status, stdout, stderr) as text."""
+def run(args, cwd=None, timeout=10.0, wrapped=True, prefix=()):
+    """Runs the binary to completion (under DOWNCASE_WRAPPER unless wrapped is False); returns
+    (status, stdout, stderr) as text. prefix: a command it runs under (harness.unprivileged())."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
-    p = subprocess.run(harness.WRAPPER + [harness.BINARY] + list(args), stdin=subprocess.DEVNULL,
+        testmain.skip("DOWNCASE is not set (run through meson test)")
+    wrapper = harness.WRAPPER if wrapped else []
+    p = subprocess.run(list(prefix) + wrapper + [harness.BINARY] + list(args),
+                       stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=timeout * SLOW, cwd=cwd)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
@@ -130,11 +135,23 @@ class Relay:
             t.join(5)
 
 
+def readme_blocks():
+    """The sh blocks of README's "Securing the stream", in order: the first two are the
+    stream and the key rotation, then reverse fan-in, the two relay setups, --allow-from."""
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    section = slurp(readme).split("\n## Securing the stream\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) == 6, "README section changed shape: %d blocks" % len(blocks)
+    return blocks
+
+
 class CurveTest(harness.ProcessTest):
 
-    def keygen(self, name):
-        """downcase --keygen=NAME in the test's directory; returns (public, secret) paths."""
-        status, out, err = run(["--keygen=" + name], cwd=self.tmp.path)
+    def keygen(self, name, wrapped=False):
+        """downcase --keygen=NAME in the test's directory; returns (public, secret) paths. Keys
+        for other tests are made without DOWNCASE_WRAPPER (valgrind): --keygen itself is
+        checked under it by the keygen tests and the README's commands."""
+        status, out, err = run(["--keygen=" + name], cwd=self.tmp.path, wrapped=wrapped)
         self.assertEqual(status, 0, err)
         return self.tmp.file(name), self.tmp.file(name + "_secret")
 
@@ -167,11 +184,7 @@ class CurveTest(harness.ProcessTest):
         directory: the binary's path for build/src/downcase, a free port for 4444 and loopback
         HTTP on port 0 are the only changes. Each subscriber must then log the stream; at the
         end the rotated-out key is refused."""
-        readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
-        text = slurp(readme)
-        section = text.split("\n## Securing the stream\n", 1)[1].split("\n## ", 1)[0]
-        blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-        self.assertEqual(len(blocks), 2, "README section changed shape")
+        blocks = readme_blocks()[:2]
         d = self.tmp.path
         pub = None
         subs = []
@@ -207,10 +220,61 @@ class CurveTest(harness.ProcessTest):
         admitted, denied, _ = counters(pub)
         self.assertEqual((admitted, min(denied, 1)), (2, 1))
 
+    def test_readme_reverse_fanin_relay_and_allow_from_commands(self):
+        """Runs the other sh blocks of "Securing the stream" in order, in one temporary
+        directory: loopback with ports chosen by the processes instead of 4444-5556 (every
+        tcp://*:N bound becomes tcp://127.0.0.1:*, and the port announced replaces N where
+        the commands connect to it), loopback HTTP on port 0. After each block every sub it
+        started must log what the block's last pub publishes."""
+        d = self.tmp.path
+        real = {}  # the README's port -> the port the process announced
+        for block in readme_blocks()[2:]:
+            pubs, logs = [], []
+            for line in block.splitlines():
+                line = line.split(" #", 1)[0].strip()
+                if not line:
+                    continue
+                args = shlex.split(line)
+                self.assertIn(args[0], ["build/src/downcase", "mkdir", "cp"], line)
+                if args[0] != "build/src/downcase":
+                    subprocess.run(args, cwd=d, check=True, timeout=10)
+                    continue
+                args = [re.sub(r"^(--[a-z-]+=)(keys/|[\w-]+\.log$)", r"\g<1>%s/\2" % d, a)
+                        for a in args[1:]]
+                # Bound ports in the order the process announces them (a relay: downstream
+                # first).
+                binds = []
+                for a in sorted(args, key=lambda a: not a.startswith("--downstream")):
+                    binds += re.findall(r"tcp://\*:(\d+)", a)
+                args = [re.sub(r"tcp://\*:\d+", "tcp://127.0.0.1:*", a) for a in args]
+                args = [re.sub(r"tcp://127\.0\.0\.1:(\d+)",
+                               lambda m: "tcp://127.0.0.1:%d" % real[m.group(1)], a)
+                        for a in args]
+                if "--role=pub" in args:
+                    args.remove("--role=pub")
+                    proc = self.start(harness.Pub, *args, bind=None)
+                    pubs.append(proc)
+                elif "--role=sub" in args:
+                    proc = self.start(harness.Sub, *args[1:])
+                    logs.append(re.search(r"--log=(\S+)", line).group(1))
+                elif "--role=relay" in args:
+                    proc = self.start(harness.Proc, args)
+                    proc.wait_line(r"relaying ")
+                else:
+                    status, _, err = run(args, cwd=d)
+                    self.assertEqual(status, 0, err)
+                    continue
+                announced = re.findall(r"zmq bind tcp://127\.0\.0\.1:(\d+)", proc.stderr_text())
+                self.assertEqual(len(announced), len(binds), proc.stderr_text())
+                real.update(zip(binds, (int(p) for p in announced)))
+            self.assertTrue(pubs and logs, block)
+            for i, log in enumerate(logs):
+                warm_up(pubs[-1], os.path.join(d, log), marker="readme-%d" % i)
+
     # ---- keygen ----------------------------------------------------------------------------
 
     def test_keygen_files(self):
-        pub, sec = self.keygen("server")
+        pub, sec = self.keygen("server", wrapped=True)
         self.assertEqual(stat.S_IMODE(os.stat(sec).st_mode), 0o600)
         text = slurp(pub)
         stext = slurp(sec)
@@ -228,11 +292,11 @@ class CurveTest(harness.ProcessTest):
         self.assertEqual(p1, p2)
         self.assertEqual(zmq.curve_public(s2), p2)
         # Two runs make two different keys.
-        p3, _ = zmq.auth.load_certificate(self.keygen("other")[0])
+        p3, _ = zmq.auth.load_certificate(self.keygen("other", wrapped=True)[0])
         self.assertNotEqual(p1, p3)
 
     def test_keygen_never_overwrites(self):
-        pub, sec = self.keygen("server")
+        pub, sec = self.keygen("server", wrapped=True)
         before = (slurp(pub), slurp(sec))
         status, _, err = run(["--keygen=server"], cwd=self.tmp.path)
         self.assertEqual(status, 1)
@@ -398,6 +462,150 @@ class CurveTest(harness.ProcessTest):
                         self.assertIn(needle.encode(), wire)
                 self.assertEqual(b"CURVE" in wire, curve)
 
+    # ---- reverse fan-in: the binding sub is the CURVE server ----------------------------------
+
+    def test_reverse_fanin(self):
+        """A sub that binds with --curve-secret is a CURVE server admitting the publishers in
+        --curve-allow; a pub presents its key with --curve-secret and --curve-server. The
+        allowed publisher is logged; an unlisted key, no key and the wrong server key get
+        nothing into the log; no plaintext crosses the wire (the allowed publisher goes through
+        a recording TCP relay, as above)."""
+        server, server_secret = self.keygen("aggregator")
+        pub_cert, pub_secret = self.keygen("pub-allowed")
+        _, stranger_secret = self.keygen("pub-stranger")
+        wrong_server, _ = self.keygen("wrong")
+        log = self.tmp.file("aggregate.log")
+        sub = self.start(harness.Sub, "--bind=tcp://127.0.0.1:*", "--metrics=127.0.0.1:0",
+                         "--curve-secret=" + server_secret,
+                         "--curve-allow=" + self.allow_dir(pub_cert), log=log)
+        sub.wait_line(r"curve: 1 client certificate in ")
+        endpoint = sub.wait_line(r"zmq bind (\S+)").group(1)
+        mhost, mport = harness.http_address(sub)
+        wire = Relay(self, port_of(endpoint))
+
+        def pub(*args, via=endpoint):
+            return self.start(harness.Pub, "--connect=" + via, *args, bind=None)
+
+        good = pub("--curve-secret=" + pub_secret, "--curve-server=" + server, via=wire.endpoint)
+        bad = {
+            "unlisted": pub("--curve-secret=" + stranger_secret, "--curve-server=" + server),
+            "nokey": pub(),
+            "wrongserver": pub("--curve-secret=" + pub_secret, "--curve-server=" + wrong_server),
+        }
+        start = warm_up(good, log)
+        sub.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in --curve-allow "
+                      r"\(sub side\)")
+        sub.wait_line(r"handshake failed on tcp://127\.0\.0\.1:\d+: ")
+        for name, p in bad.items():
+            self.publish(p, ["Intruder %s %d" % (name, i) for i in range(5)])
+        texts = ["Reverse Secret %d" % i for i in range(20)]
+        self.publish(good, texts)
+        lines = wait_for(lambda: (lambda ls: ls if len(ls) >= start + 20 else None)(
+            read_lines(log)), 10, "20 lines")
+        time.sleep(0.3)
+        got = [l.split(b" ", 1)[1].decode() for l in read_lines(log)[start:]]
+        self.assertEqual(got, ["lower case of %s is %s" % (t, t.lower()) for t in texts])
+        self.assertNotIn(b"ntruder", b"\n".join(lines))
+        data = wire.data()
+        self.assertIn(b"CURVE", data)
+        for needle in [b"Reverse Secret", b"reverse secret", b"lower case of", b"warm-up"]:
+            self.assertNotIn(needle, data)
+        # Counted by the sub, per side, while it runs; summed up when it stops.
+        m = wait_for(lambda: (lambda m: m if m['downcase_zmq_handshakes_failed_total{side="sub"}']
+                              >= 2 else None)(harness.metrics(mhost, mport)),
+                     10, "two failed handshakes")
+        self.assertEqual(m['downcase_zap_admitted_total{side="sub"}'], 1)
+        self.assertGreaterEqual(m['downcase_zap_denied_total{side="sub"}'], 1)
+        self.assertEqual(m["downcase_zmq_peers_connected"], 1)
+        self.assertEqual(sub.stop(), 0)
+        summary = re.search(SUMMARY_RX + r" \(sub side\)", sub.stderr_text())
+        self.assertTrue(summary, sub.stderr_text())
+        admitted, denied, failed = (int(x) for x in summary.groups())
+        self.assertEqual(admitted, 1)
+        self.assertGreaterEqual(denied, 1)
+        self.assertGreaterEqual(failed, 2)
+
+    # ---- through a relay: encrypted on both sides ---------------------------------------------
+
+    def relay_case(self, publishers_connect):
+        """pub -> (recorded) -> relay -> (recorded) -> subs, CURVE on both hops. The relay's
+        upstream is a CURVE client of the pub (publishers_connect False: the relay connects,
+        --curve-server) or the publishers' CURVE server (True: the pub connects into its
+        upstream, --curve-allow-upstream). Downstream the relay is a CURVE server admitting
+        the subscribers in its --curve-allow. Returns nothing; asserts as it goes."""
+        pub_cert, pub_secret = self.keygen("pub")
+        relay_cert, relay_secret = self.keygen("relay")
+        alice, alice_secret = self.keygen("alice")
+        _, mallory_secret = self.keygen("mallory")
+        _, rogue_secret = self.keygen("rogue-pub")
+        subs_dir = self.tmp.file("subs")
+        os.makedirs(subs_dir)
+        shutil.copy(alice, subs_dir)
+        if publishers_connect:
+            pubs_dir = self.tmp.file("pubs")
+            os.makedirs(pubs_dir)
+            shutil.copy(pub_cert, pubs_dir)
+            relay = self.start(DowncaseRelay, "--curve-secret=" + relay_secret,
+                               "--curve-allow-upstream=" + pubs_dir,
+                               "--curve-allow=" + subs_dir, upstream=["@tcp://127.0.0.1:*"])
+            up_wire = Relay(self, port_of(relay.upstream_endpoint))
+            pub = self.start(harness.Pub, "--connect=" + up_wire.endpoint,
+                             "--curve-secret=" + pub_secret, "--curve-server=" + relay_cert,
+                             bind=None)
+            # A publisher whose key is not listed gets nothing to the subscribers.
+            rogue = self.start(harness.Pub, "--connect=" + relay.upstream_endpoint,
+                               "--curve-secret=" + rogue_secret, "--curve-server=" + relay_cert,
+                               bind=None)
+            relay.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in "
+                            r"--curve-allow-upstream \(upstream side\)")
+        else:
+            relays_dir = self.tmp.file("relays")
+            os.makedirs(relays_dir)
+            shutil.copy(relay_cert, relays_dir)
+            pub = self.secure_pub(pub_secret, relays_dir)
+            up_wire = Relay(self, port_of(pub.endpoint))
+            relay = self.start(DowncaseRelay, "--curve-secret=" + relay_secret,
+                               "--curve-server=" + pub_cert, "--curve-allow=" + subs_dir,
+                               upstream=[up_wire.endpoint])
+            rogue = None
+        down_wire = Relay(self, port_of(relay.endpoint))
+        log = self.tmp.file("alice.log")
+        self.sub(down_wire.endpoint, "alice.log", alice_secret, relay_cert)
+        self.sub(relay.endpoint, "mallory.log", mallory_secret, relay_cert)
+        self.sub(relay.endpoint, "plain.log")
+        start = warm_up(pub, log)
+        relay.wait_line(r"zap: denied a client from 127\.0\.0\.1: its key is not in "
+                        r"--curve-allow \(downstream side\)")
+        relay.wait_line(r"handshake failed on tcp://127\.0\.0\.1:\d+: ")
+        if rogue:
+            self.publish(rogue, ["Rogue %d" % i for i in range(5)])
+        texts = ["Relayed Secret %d" % i for i in range(30)]
+        self.publish(pub, texts)
+        wait_for(lambda: len(read_lines(log)) >= start + 30, 10, "30 lines through the relay")
+        time.sleep(0.3)
+        got = [l.split(b" ", 1)[1].decode() for l in read_lines(log)[start:]]
+        self.assertEqual(got, ["lower case of %s is %s" % (t, t.lower()) for t in texts])
+        self.assertEqual(read_lines(self.tmp.file("mallory.log")), [])
+        self.assertEqual(read_lines(self.tmp.file("plain.log")), [])
+        for name, wire in [("upstream", up_wire), ("downstream", down_wire)]:
+            data = wire.data()
+            self.assertIn(b"CURVE", data, name)
+            for needle in [b"Relayed Secret", b"relayed secret", b"lower case of", b"warm-up"]:
+                self.assertNotIn(needle, data, name)
+        m = relay.samples()
+        self.assertGreaterEqual(m['downcase_zap_denied_total{side="downstream"}'], 1)
+        self.assertEqual(m['downcase_zap_admitted_total{side="downstream"}'], 1)
+        self.assertGreaterEqual(m['downcase_zmq_handshakes_failed_total{side="downstream"}'], 1)
+        self.assertEqual(m["downcase_zmq_upstream_peers_connected"], 1)
+        self.assertEqual(relay.stop(), 0)
+        self.assertRegex(relay.stderr_text(), SUMMARY_RX + r" \(downstream side\)")
+
+    def test_relay_connects_to_a_curve_pub(self):
+        self.relay_case(publishers_connect=False)
+
+    def test_publishers_connect_into_a_curve_relay(self):
+        self.relay_case(publishers_connect=True)
+
     # ---- bad key files ---------------------------------------------------------------------
 
     def write(self, name, text, mode=0o600):
@@ -436,9 +644,13 @@ class CurveTest(harness.ProcessTest):
             ("binary", self.write("bin", "curve\0\n"), "NUL byte"),
             ("huge", self.write("huge", "#" * 70000), "too large"),
         ]
-        if os.geteuid() != 0:
-            cases.append(("unreadable", self.write("unreadable", "", 0o000), "Permission denied"))
-        for name, path, reason in cases:
+        # Unreadable: root reads anything, so as root this case runs as a throwaway user who
+        # owns the file (mode 0200: not group/other accessible, so only open() can refuse it).
+        unreadable = self.write("unreadable", slurp(server_secret), 0o200)
+        prefix = harness.unprivileged(self.tmp.path, unreadable)
+        cases = [case + ((),) for case in cases]
+        cases.append(("unreadable", unreadable, "Permission denied", prefix))
+        for name, path, reason, prefix in cases:
             for role in ["pub", "sub"]:
                 with self.subTest(name, role=role):
                     args = ["--role=" + role, "--curve-secret=" + path]
@@ -446,7 +658,7 @@ class CurveTest(harness.ProcessTest):
                         args += ["--listen=127.0.0.1:0", "--bind=tcp://127.0.0.1:*"]
                     else:
                         args += ["--curve-server=" + server, "--log=" + self.tmp.file("x.log")]
-                    status, out, err = run(args)
+                    status, out, err = run(args, prefix=prefix)
                     self.assertEqual(status, 1, err)
                     lines = err.strip().splitlines()
                     self.assertEqual(len(lines), 1, err)
@@ -487,6 +699,25 @@ class CurveTest(harness.ProcessTest):
                 self.assertIn(reason, err)
                 self.assertNotIn("http listening", err)
                 self.assertNotIn("zmq bind", err)
+        # The same checks for the other CURVE servers: a binding sub, the relay's two sides.
+        missing = self.tmp.file("nodir")
+        for name, args, flag in [
+                ("sub", ["--role=sub", "--bind=tcp://127.0.0.1:*", "--curve-allow=" + missing],
+                 "--curve-allow"),
+                ("relay downstream", ["--role=relay", "--upstream=tcp://127.0.0.1:1",
+                                      "--downstream=tcp://127.0.0.1:*",
+                                      "--curve-server=" + server, "--curve-allow=" + missing],
+                 "--curve-allow"),
+                ("relay upstream", ["--role=relay", "--upstream=@tcp://127.0.0.1:*",
+                                    "--downstream=tcp://127.0.0.1:*",
+                                    "--curve-allow-upstream=" + bad],
+                 "--curve-allow-upstream")]:
+            with self.subTest(name):
+                status, _, err = run(args + ["--curve-secret=" + server_secret])
+                self.assertEqual(status, 1, err)
+                self.assertRegex(err, re.escape(flag) + " " + re.escape(
+                    missing if flag == "--curve-allow" else bad))
+                self.assertNotIn("zmq bind", err)
 
     def test_secret_file_in_allow_dir_is_skipped(self):
         server, server_secret = self.keygen("server")
@@ -502,7 +733,7 @@ class CurveTest(harness.ProcessTest):
         for args, says in [
             (["--role=sub", "--curve-secret=x"], "both --curve-secret and --curve-server"),
             (["--role=pub", "--curve-allow=d"], "--curve-allow needs --curve-secret"),
-            (["--role=pub", "--curve-server=s"], "--curve-server does not apply"),
+            (["--role=pub", "--curve-server=s"], "--curve-server needs --curve-secret"),
         ]:
             with self.subTest(args=args):
                 status, _, err = run(args)
@@ -559,4 +790,4 @@ class CurveTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    testmain.main()

@@ -18,6 +18,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 from test_replay import Load, entries, publish
 
@@ -116,7 +117,8 @@ class JournalTest(harness.ProcessTest):
         warm_up(pub, log)
         answered = []
         start = time.monotonic()
-        plan = ["kill"] * 10 + ["stop", "pub-term", "pub-kill"]
+        # Under valgrind (20x slower) three sub kills check the same paths for memory errors.
+        plan = ["kill"] * (3 if harness.WRAPPER else 10) + ["stop", "pub-term", "pub-kill"]
         rnd.shuffle(plan)
         for step in plan:
             load = Load(pub, "c%d" % len(answered), clients=3)
@@ -149,7 +151,7 @@ class JournalTest(harness.ProcessTest):
         print("%d answered 200 in %.1f s, %d logged, 1 publisher id"
               % (len(answered), time.monotonic() - start, len(msgs)), end=" ")
         self.assertEqual(len({m["publisher"] for m in msgs}), 1)
-        self.assertLess(time.monotonic() - start, 90)
+        self.assertLess(time.monotonic() - start, 90 * SLOW)
 
     # ---- damage ------------------------------------------------------------------------------
 
@@ -265,7 +267,7 @@ class JournalTest(harness.ProcessTest):
 
     def test_full_disk_answers_503_and_recovers(self):
         if os.geteuid() != 0:
-            self.skipTest("mounting a small tmpfs needs root")
+            testmain.skip("mounting a small tmpfs needs root")
         jdir = self.tmp.file("journal")
         os.mkdir(jdir)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", jdir], check=True)
@@ -300,4 +302,4 @@ class JournalTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -17,6 +17,7 @@ import unittest
 import zmq
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT]
@@ -131,7 +132,7 @@ class LifecycleTest(harness.ProcessTest):
             with self.subTest(sig=sig.name):
                 # Connected to a port where nobody listens: libzmq keeps retrying.
                 sub = self.start(harness.Sub, log=self.tmp.file("idle.log"),
-                                 connect="tcp://127.0.0.1:%d" % harness.free_port())
+                                 connect="tcp://127.0.0.1:%d" % harness.refusing_port(self))
                 self.assertStops(sub, sig)
                 self.assertRegex(sub.stderr_text(), r"stopping after 0 messages")
 
@@ -220,9 +221,8 @@ class LifecycleTest(harness.ProcessTest):
                 pub = self.start(harness.Pub)
                 c = harness.connect(pub.host, pub.port)
                 self.addCleanup(c.close)
-                c.sendall(b"GET /downcase/?param=HaLF HTTP/1.1\r\nHost: x\r\n")
-                # Nothing shows when the pub has read these bytes: give it a moment.
-                time.sleep(0.2 * SLOW)
+                harness.send_and_wait_read(
+                    pub, c, b"GET /downcase/?param=HaLF HTTP/1.1\r\nHost: x\r\n")
                 pub.popen.send_signal(sig)
                 pub.wait_line(r"stopping")
                 t_signalled = time.monotonic()
@@ -246,8 +246,7 @@ class LifecycleTest(harness.ProcessTest):
         # A request in progress keeps the pub in its grace period.
         c = harness.connect(pub.host, pub.port)
         self.addCleanup(c.close)
-        c.sendall(b"GET /downcase/?param=x HTTP/1.1\r\n")
-        time.sleep(0.2 * SLOW)
+        harness.send_and_wait_read(pub, c, b"GET /downcase/?param=x HTTP/1.1\r\n")
         pub.popen.send_signal(signal.SIGTERM)
         pub.wait_line(r"stopping")
         wait_for(lambda: not try_connect(pub.host, pub.port), 1, "the listener to close")
@@ -255,6 +254,41 @@ class LifecycleTest(harness.ProcessTest):
         # The grace period ends it: the unfinished request is dropped, the exit is clean.
         self.assertEqual(pub.wait(STOP_WITHIN), 0, pub.stderr_text())
         self.assertRegex(pub.stderr_text(), r"closing 1 connection\(s\) still open")
+
+    def test_healthz_is_503_while_stopping(self):
+        pub = self.start(harness.Pub)
+        self.assertEqual(harness.http_get(pub.host, pub.port, "/healthz")[::2], (200, b"ok\n"))
+        # The listener closes at the signal: a request begun before it is the way in.
+        c = harness.connect(pub.host, pub.port)
+        self.addCleanup(c.close)
+        harness.send_and_wait_read(pub, c, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        pub.popen.send_signal(signal.SIGTERM)
+        pub.wait_line(r"stopping")
+        c.sendall(b"\r\n")
+        (status, headers, body), = harness.read_responses(c, 1)
+        self.assertEqual((status, body), (503, b"503 Service Unavailable: stopping\n"))
+        self.assertEqual(headers.get("connection"), "close")
+        self.assertEqual(pub.wait(STOP_WITHIN), 0, pub.stderr_text())
+
+    def test_second_signal_closes_everything_at_once(self):
+        for first, second in [(signal.SIGTERM, signal.SIGTERM), (signal.SIGINT, signal.SIGTERM)]:
+            with self.subTest(first=first.name, second=second.name):
+                pub = self.start(harness.Pub, expect_exit=None)
+                # A request in progress would hold the pub for its 1 s grace period.
+                c = harness.connect(pub.host, pub.port)
+                self.addCleanup(c.close)
+                harness.send_and_wait_read(pub, c, b"GET /downcase/?param=x HTTP/1.1\r\n")
+                pub.popen.send_signal(first)
+                pub.wait_line(r"stopping")
+                self.assertIsNone(pub.popen.poll(), "the pub did not wait for the request")
+                t0 = time.monotonic()
+                pub.popen.send_signal(second)
+                self.assertEqual(harness.read_until_closed(c, timeout=2), b"")
+                closed = time.monotonic() - t0
+                rc = pub.wait(STOP_WITHIN)
+                # At once: well inside the 1 s the first signal grants.
+                self.assertLess(closed, 0.5 * SLOW, pub.stderr_text())
+                self.assertEqual(rc, 0, pub.stderr_text())
 
     # ---- stderr ----------------------------------------------------------------------------
 
@@ -289,4 +323,4 @@ class LifecycleTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

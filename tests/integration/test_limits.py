@@ -6,6 +6,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import connect, read_responses, read_until_closed
 
 
@@ -105,14 +106,23 @@ class LimitsTest(harness.ProcessTest):
             # Bounded: answered near the deadline, not after the whole trickle.
             self.assertLess(elapsed, 8 * harness.SLOW)
             self.assertGreater(elapsed, 0.9)
+            self.assertEqual(read_until_closed(s, 10), b"")
+        self.assertEqual(metric(pub, "downcase_http_request_timeouts_total"), 1)
 
     def test_request_with_stalled_body_gets_408(self):
         pub = self.pub("--idle-timeout=1s")
         with connect(pub.host, pub.port) as s:
+            start = time.monotonic()
             s.sendall(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
-            s.settimeout(10 * harness.SLOW)
-            answer = s.recv(65536)
+            # The whole answer, then the end of the connection (the README: "408, connection
+            # closed"), after the idle timeout and not before.
+            answer = read_until_closed(s, 10)
+            elapsed = time.monotonic() - start
             self.assertTrue(answer.startswith(b"HTTP/1.1 408 "), answer[:100])
+            self.assertIn(b"\r\nConnection: close\r\n", answer)
+            self.assertGreater(elapsed, 0.9)
+            self.assertLess(elapsed, 5 * harness.SLOW)
+        self.assertEqual(metric(pub, "downcase_http_request_timeouts_total"), 1)
 
     def test_idle_keep_alive_connection_is_closed(self):
         pub = self.pub("--idle-timeout=1s")
@@ -125,7 +135,13 @@ class LimitsTest(harness.ProcessTest):
     def test_silent_connection_is_closed_after_header_timeout(self):
         pub = self.pub("--header-timeout=1s")
         with connect(pub.host, pub.port) as s:
+            start = time.monotonic()
             self.assertEqual(read_until_closed(s, 10), b"")
+            elapsed = time.monotonic() - start
+        # Closed at the timeout: not at once (which the check above alone would accept), and
+        # not much later.
+        self.assertGreater(elapsed, 0.9)
+        self.assertLess(elapsed, 5 * harness.SLOW)
 
     def test_active_keep_alive_connection_survives_the_idle_timeout(self):
         pub = self.pub("--idle-timeout=1s")
@@ -267,4 +283,4 @@ def metric(pub, name):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -4,11 +4,13 @@ HTTP), 2 for a URL it cannot use. Every run has a timeout well above the probe's
 
 import re
 import socket
+import struct
 import subprocess
 import threading
 import unittest
 
 import harness
+import testmain
 
 DIAG_RX = re.compile(r"^downcase(\[probe\])?: \S[^\n]*\n\Z")
 
@@ -16,7 +18,7 @@ DIAG_RX = re.compile(r"^downcase(\[probe\])?: \S[^\n]*\n\Z")
 def probe(url, timeout=15.0):
     """Runs downcase --probe=URL; returns (status, stdout, stderr)."""
     if not harness.BINARY:
-        raise unittest.SkipTest("DOWNCASE is not set (run through meson test)")
+        testmain.skip("DOWNCASE is not set (run through meson test)")
     p = subprocess.run(harness.WRAPPER + [harness.BINARY, "--probe=" + url],
                        stdin=subprocess.DEVNULL, capture_output=True,
                        timeout=timeout * harness.SLOW)
@@ -27,12 +29,12 @@ class FakeServer:
     """A loopback TCP server whose every connection gets `reply` (None: nothing) and is then
     closed (close=True) or held open until the server stops."""
 
-    def __init__(self, reply, close=True):
+    def __init__(self, reply, close=True, reset=False):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
-        self.reply, self.close = reply, close
+        self.reply, self.close, self.reset = reply, close, reset
         self.held = []
         self.requests = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -51,7 +53,11 @@ class FakeServer:
                 pass
             if self.reply is not None:
                 conn.sendall(self.reply)
-            if self.close:
+            if self.reset:
+                # SO_LINGER 0: close() sends a RST instead of a FIN.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            elif self.close:
                 conn.close()
             else:
                 self.held.append(conn)
@@ -70,8 +76,8 @@ class FakeServer:
 
 class ProbeTest(harness.ProcessTest):
 
-    def serve(self, reply, close=True):
-        s = FakeServer(reply, close)
+    def serve(self, reply, close=True, reset=False):
+        s = FakeServer(reply, close, reset)
         self.addCleanup(s.stop)
         return s
 
@@ -105,7 +111,7 @@ class ProbeTest(harness.ProcessTest):
         self.assertEqual(status, 0, err)
 
     def test_closed_port(self):
-        port = harness.free_port()
+        port = harness.refusing_port(self)
         status, out, err = probe("http://127.0.0.1:%d/healthz" % port)
         self.assertEqual(status, 1, err)
         self.assertEqual(out, "")
@@ -158,6 +164,12 @@ class ProbeTest(harness.ProcessTest):
         self.assertEqual(status, 1, err)
         self.assertOneLine(err, "closed")
 
+    def test_reset_by_the_server(self):
+        srv = self.serve(None, reset=True)
+        status, out, err = probe("http://127.0.0.1:%d/healthz" % srv.port)
+        self.assertEqual((status, out), (1, ""), err)
+        self.assertOneLine(err, "recv from 127.0.0.1:%d" % srv.port, "Connection reset by peer")
+
     def test_silent_server_times_out(self):
         """A peer that accepts and never answers: the probe gives up by itself (the subprocess
         timeout is only a guard against a hang)."""
@@ -175,4 +187,4 @@ class ProbeTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

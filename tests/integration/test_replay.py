@@ -15,6 +15,7 @@ import time
 import unittest
 
 import harness
+import testmain
 from harness import SLOW, read_lines, wait_for, warm_up
 
 
@@ -160,7 +161,9 @@ class ReplayTest(harness.ProcessTest):
         load = Load(pub, "chaos")
         kills = 0
         try:
-            for _ in range(10):
+            # Under valgrind (every process 20x slower) three kills check the same paths for
+            # memory errors; the normal and sanitizer builds do the ten the chaos test is for.
+            for _ in range(3 if harness.WRAPPER else 10):
                 time.sleep(rnd.uniform(0.05, 0.4) * SLOW)
                 sub.popen.send_signal(signal.SIGKILL)
                 sub.wait()
@@ -175,7 +178,7 @@ class ReplayTest(harness.ProcessTest):
         messages, _ = self.assert_exactly_once(log, answered)
         print("%d answered 200, %d kills, %d logged" % (len(answered), kills, len(messages)),
               end=" ")
-        self.assertGreater(len(answered), 500)
+        self.assertGreater(len(answered), 50 if harness.WRAPPER else 500)
 
     # ---- what the retention does not cover --------------------------------------------------
 
@@ -257,6 +260,33 @@ class ReplayTest(harness.ProcessTest):
                 else:
                     self.assertGreater(answered_by_r2, 0)
 
+    def test_relay_journal_answers_after_the_relay_is_killed(self):
+        """A relay with --journal keeps what passed through it across its own crash: the pub
+        keeps nothing (--retain=0), the relay is SIGKILLed and started again on its journal,
+        and a sub that was away meanwhile gets everything from the relay, once."""
+        from test_relay import Relay
+        pub = self.start(harness.Pub, "--wire=framed", "--retain=0")
+        jdir = self.tmp.file("relay-journal")
+        relay = self.start(Relay, "--journal=" + jdir, upstream=[pub.endpoint],
+                           expect_exit=None)
+        log = self.tmp.file("sub.log")
+        sub = self.sub(log, connect=relay.endpoint)
+        warm_up(pub, log)
+        answered = publish(pub, "seen", 50)
+        wait_for(lambda: any(b"seen-000049" in l for l in read_lines(log)), 10, "first 50")
+        self.assertEqual(sub.stop(), 0)
+        answered += publish(pub, "through-relay", 300)
+        wait_for(lambda: relay.samples()["downcase_relay_forwarded_messages_total"] >= 300, 10,
+                 "the relay to have them")
+        relay.popen.send_signal(signal.SIGKILL)
+        relay.wait()
+        relay = self.start(Relay, "--journal=" + jdir, upstream=[pub.endpoint])
+        relay.wait_line(r"journal \S+: 1 publisher\(s\) recovered")
+        self.sub(log, connect=relay.endpoint)
+        self.final_marker(pub, log)
+        self.assert_exactly_once(log, answered)
+        self.assertGreater(relay.samples()["downcase_replay_requests_answered_total"], 0)
+
     # ---- reverse fan-in: the pubs connect into a binding sub ----------------------------------
 
     def test_reverse_fan_in_sub_restart_and_pub_restart(self):
@@ -286,4 +316,4 @@ class ReplayTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

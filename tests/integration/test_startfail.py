@@ -11,6 +11,7 @@ import subprocess
 import unittest
 
 import harness
+import testmain
 from harness import SLOW
 
 
@@ -129,4 +130,4 @@ class StartFailureTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -7,7 +7,8 @@ Sends N `GET /downcase/?param=...` to each target over K keep-alive connections 
 (each connection sends its requests one after another). With --rate, the requests to one
 target are paced at R per second in total. Every param is unique and carries its send time:
 TAG-HOST-INDEX-MICROSECONDS (lowercase, so the logged text repeats it). Prints one JSON object:
-{target: {"ok": [[param, send_time, answer_time], ...], "failed": {reason: count}}}.
+{target: {"ok": [[param, send_time, answer_time, x_upstream], ...], "failed": {reason: count}}},
+x_upstream being the answer's X-Upstream header (which publisher a load balancer chose), or null.
 """
 
 import argparse
@@ -37,7 +38,7 @@ def worker(target, tag, indices, start, rate, out, lock):
             r.read()
             t1 = time.time()
             if r.status == 200:
-                ok.append([param, t0, t1])
+                ok.append([param, t0, t1, r.getheader("X-Upstream")])
             else:
                 failed[str(r.status)] = failed.get(str(r.status), 0) + 1
             if r.will_close:

@@ -35,14 +35,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness  # noqa: E402
+import testmain  # noqa: E402
 
 PY = "/usr/bin/python3"
 SKIP = 77
 
 
 def skip(reason):
-    print("SKIP: " + reason, flush=True)
-    sys.exit(SKIP)
+    """Skips the test (testmain.skip: exit 77 outside unittest, SkipTest inside)."""
+    testmain.skip(reason)
 
 
 def require():
@@ -409,6 +410,22 @@ def account(tc, entries, pid, mark, what):
     lines = [e for e in after if "message" in e]
     gaps = [e for e in after if e.get("event") == "gap"]
     return lines, gaps, sum(e["lost"] for e in gaps)
+
+
+def wait_flowing(lab, log, hosts, tag, count, timeout=15):
+    """Waits until the log holds `count` messages of load `tag` (load.py's params start with
+    it) from each host: the load is then flowing end to end, which a fixed sleep only hoped."""
+    prefixes = {h: "%s-%s-" % (tag, lab.addr[h].replace(".", "_")) for h in hosts}
+
+    def flowing():
+        seen = dict.fromkeys(hosts, 0)
+        for e in read_json_log(log):
+            p = param_of(e) or ""
+            for h, pre in prefixes.items():
+                if p.startswith(pre):
+                    seen[h] += 1
+        return all(n >= count for n in seen.values())
+    harness.wait_for(flowing, timeout, "%d messages of '%s' from each of %s" % (count, tag, hosts))
 
 
 def tail_probes(tc, lab, client, hosts, log, timeout=15):

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import check_complete, read_json_log
 
 REVERSE = len(sys.argv) > 1 and sys.argv[1] == "reverse"
@@ -73,4 +74,4 @@ class FanIn(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -17,6 +17,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import param_of, read_json_log
 
 HEARTBEAT_S = 1.0
@@ -120,4 +121,4 @@ class HostDies(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

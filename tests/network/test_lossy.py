@@ -9,6 +9,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import check_complete, log_time, param_of, read_json_log
 
 COUNT = 300  # per publisher and phase
@@ -20,7 +21,7 @@ def latencies(entries, answered):
     """Seconds from the client's send time (carried in the param) to the log line's time."""
     sent = {}
     for rows in answered.values():
-        for param, t0, _ in rows:
+        for param, t0, *_ in rows:
             sent[param] = t0
     out = []
     for e in entries:
@@ -83,4 +84,4 @@ class Lossy(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -23,6 +23,7 @@ import time
 import unittest
 
 import netlab
+import testmain
 from netlab import account, check_complete, param_of, read_json_log
 
 COUNT = 1000  # per publisher, phase 1
@@ -92,7 +93,7 @@ class RelayTree(unittest.TestCase):
                                 and "seq" in e)
         load = lab.load_async("client", ["%s:5000" % a[h] for h in pubs], RATE * SECONDS,
                               "cut", conns=2, rate=RATE)
-        time.sleep(2)
+        netlab.wait_flowing(lab, log, pubs, "cut", RATE)
         lab.partition("edge1", "central")
         ep = "tcp://%s:4445" % a["edge1"]
         t_cut = time.monotonic()
@@ -125,6 +126,7 @@ class RelayTree(unittest.TestCase):
                 self.assertEqual(gaps, [], h)
             else:
                 self.assertGreater(lost, 0, "the cut forced no loss: the test proves nothing")
+                self.assertGreaterEqual(len(gaps), 1, h)
             figures.append("%s %d answered = %d logged + %d lost in %d gap(s)"
                            % (h, sent, len(lines), lost, len(gaps)))
         netlab.exit_clean(self, lab)
@@ -141,4 +143,4 @@ class RelayTree(unittest.TestCase):
 
 if __name__ == "__main__":
     netlab.require()
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    testmain.main()

@@ -9,12 +9,16 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+import testmain  # noqa: E402
+
 SKIP = 77
 
 
 def skip(reason):
-    print("SKIP: " + reason)
-    sys.exit(SKIP)
+    """Skips the test (testmain.skip: exit 77 outside unittest, SkipTest inside)."""
+    testmain.skip(reason)
 
 
 def env(name):
@@ -45,5 +49,5 @@ WRAPPER = os.environ.get("DOWNCASE_WRAPPER", "").split()
 
 def run_binary(args, timeout=30.0, **kw):
     """Runs the built downcase (under DOWNCASE_WRAPPER, e.g. valgrind, when the setup sets it)."""
-    slow = 10.0 if WRAPPER else 1.0
+    slow = 10.0 if WRAPPER else float(os.environ.get("DOWNCASE_SLOW") or 1)
     return run(WRAPPER + [env("DOWNCASE")] + list(args), timeout=timeout * slow, **kw)

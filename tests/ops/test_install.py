@@ -10,6 +10,7 @@ import tempfile
 import unittest
 
 import ops
+import testmain
 
 
 def rel(path):
@@ -74,4 +75,4 @@ class InstallTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

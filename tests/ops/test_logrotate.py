@@ -17,6 +17,7 @@ import unittest
 
 import harness
 import ops
+import testmain
 
 ROTATIONS = 5
 EXAMPLE_PATH = "/var/log/downcase/subscriber.log"
@@ -120,4 +121,4 @@ class LogrotateTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -13,6 +13,7 @@ import shutil
 import unittest
 
 import ops
+import testmain
 
 LONG_RX = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 SHORT_RX = re.compile(r"^\s+(-[A-Za-z]),", re.M)
@@ -106,10 +107,10 @@ class ManPageTest(unittest.TestCase):
     def test_renders_without_warnings(self):
         groff = shutil.which("groff")
         if groff is None:
-            self.skipTest("groff is not installed")
+            testmain.skip("groff is not installed")
         p = ops.run([groff, "-man", "-Tutf8", "-ww", "-z", os.environ["DOWNCASE_MAN"]])
         self.assertEqual((p.returncode, p.stderr), (0, ""))
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

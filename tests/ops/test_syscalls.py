@@ -15,6 +15,7 @@ import unittest
 
 import harness
 import ops
+import testmain
 from test_units import parse_unit
 
 SYSCALL_RX = re.compile(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]")
@@ -133,4 +134,4 @@ class SyscallsTest(harness.ProcessTest):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

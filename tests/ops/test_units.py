@@ -1,5 +1,6 @@
 """The systemd units meson generates (dist/systemd/*.service.in): ExecStart names the configured
-bindir, the flags are ones the binary accepts, the sandbox the README promises is there,
+bindir, the flags (the unit's Environment= default, which /etc/default/downcase-ROLE overrides)
+are ones the binary accepts, the sandbox the README promises is there,
 `systemd-analyze verify` has nothing to say about them, and `systemd-analyze security` rates
 them at most MAX_EXPOSURE. verify checks that ExecStart's program exists, so it runs on copies
 pointed at the built binary. Exits 77 where systemd-analyze is not installed."""
@@ -12,6 +13,7 @@ import tempfile
 import unittest
 
 import ops
+import testmain
 
 # systemd-analyze security's scale: 0 (locked down) to 10 (unprotected); "OK" is below 2.
 # The units score 1.1 and 1.2 with systemd 252 (README); this catches a lost directive.
@@ -22,6 +24,7 @@ COMMON = {
     "Restart": "on-failure",
     "DynamicUser": "yes",
     "ProtectSystem": "strict",
+    "ReadOnlyPaths": "-/dev/shm -/run/lock",
     "ProtectHome": "yes",
     "NoNewPrivileges": "yes",
     "PrivateTmp": "yes",
@@ -31,6 +34,29 @@ COMMON = {
     "SystemCallArchitectures": "native",
     "MemoryDenyWriteExecute": "yes",
 }
+
+
+def environment(unit):
+    """{name: value} of the unit's Environment= lines (each a shell-quoted NAME=VALUE)."""
+    out = {}
+    for line in unit.get("Environment", []):
+        for word in shlex.split(line):
+            name, _, value = word.partition("=")
+            out[name] = value
+    return out
+
+
+def exec_argv(unit):
+    """ExecStart= as systemd runs it with the unit's own Environment=: a word $NAME becomes the
+    variable's value split at whitespace."""
+    env = environment(unit)
+    argv = []
+    for word in shlex.split(unit["ExecStart"][0]):
+        if word.startswith("$"):
+            argv += env.get(word.strip("${}"), "").split()
+        else:
+            argv.append(word)
+    return argv
 
 
 def parse_unit(path):
@@ -68,7 +94,7 @@ class UnitsTest(unittest.TestCase):
                 unit = parse_unit(path)
                 for key, value in COMMON.items():
                     self.assertEqual(unit.get(key), [value], "%s: %s" % (name, key))
-                argv = shlex.split(unit["ExecStart"][0])
+                argv = exec_argv(unit)
                 self.assertEqual(argv[0], os.path.join(self.bindir, "downcase"))
                 role = "pub" if "pub" in name else "sub"
                 self.assertIn("--role=" + role, argv)
@@ -79,8 +105,26 @@ class UnitsTest(unittest.TestCase):
     def test_sub_log_and_reload(self):
         unit = parse_unit(self.units["downcase-sub.service"])
         self.assertEqual(unit.get("LogsDirectory"), ["downcase"])
-        self.assertIn("--log=/var/log/downcase/subscriber.log", unit["ExecStart"][0])
+        self.assertIn("--log=/var/log/downcase/subscriber.log", exec_argv(unit))
         self.assertEqual(unit.get("ExecReload"), ["/bin/kill -HUP $MAINPID"])
+
+    def test_flags_from_etc_default(self):
+        # The flags come from /etc/default/downcase-ROLE when it sets them; meson writes that
+        # file (the Debian package ships it) beside the unit with the unit's own default.
+        for name, path in self.units.items():
+            with self.subTest(unit=name):
+                role = "pub" if "pub" in name else "sub"
+                var = "DOWNCASE_%s_OPTS" % role.upper()
+                unit = parse_unit(path)
+                self.assertEqual(unit.get("EnvironmentFile"), ["-/etc/default/downcase-" + role])
+                self.assertEqual(shlex.split(unit["ExecStart"][0])[1:], ["--role=" + role,
+                                                                         "$" + var])
+                default = os.path.join(os.path.dirname(path), "downcase-%s.default" % role)
+                with open(default, encoding="utf-8") as f:
+                    assigned = [shlex.split(line)[0] for line in f
+                                if line.strip() and not line.startswith("#")]
+                self.assertEqual(assigned, ["%s=%s" % (var, environment(unit)[var])])
+                self.assertTrue(environment(unit)[var].startswith("--"))
 
     def copies(self):
         """Copies of the units whose ExecStart runs the built binary; returns their paths."""
@@ -141,4 +185,4 @@ class UnitsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()

@@ -4,6 +4,7 @@ the versions of the libraries the binary runs with."""
 import unittest
 
 import ops
+import testmain
 
 
 class VersionTest(unittest.TestCase):
@@ -22,4 +23,4 @@ class VersionTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    testmain.main()
