@@ -24,6 +24,11 @@ static void print_version(void)
     printf("libzmq %d.%d.%d, libuv %s, llhttp %d.%d.%d, utf8proc %s\n", major, minor, patch,
            uv_version_string(), LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH,
            utf8proc_version());
+#ifdef DOWNCASE_NATS_VERSION
+    printf("libnats %s (--forward)\n", DOWNCASE_NATS_VERSION);
+#else
+    printf("built without libnats: no --forward\n");
+#endif
 }
 
 int main(int argc, char **argv)

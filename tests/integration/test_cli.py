@@ -69,6 +69,10 @@ class CliTest(harness.ProcessTest):
                 rest = "\n".join(lines[1:])
                 for lib in ["libzmq", "libuv", "llhttp"]:
                     self.assertRegex(rest, r"\b%s \d+\.\d+\.\d+" % lib)
+                # Whether --forward is there is said either way (a package must not lose it
+                # unnoticed; debian/rules requires libnats).
+                self.assertRegex(lines[2], r"^(libnats \d+\.\d+\.\d+ \(--forward\)|"
+                                 r"built without libnats: no --forward)$")
 
     # ---- usage errors: exit 2 -------------------------------------------------------------
 

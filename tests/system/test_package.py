@@ -69,7 +69,8 @@ def main():
     check(fields == {"Package": "downcase", "Version": version, "Architecture": arch},
           "the package is downcase %s for %s, meson.build's version" % (version, arch))
     depends = syslib.deb_dependencies(deb)
-    check({"libzmq5", "libuv1", "libutf8proc2"} <= set(depends),
+    check({"libzmq5", "libuv1", "libutf8proc2"} <= set(depends) and
+          any(d.startswith("libnats") for d in depends),
           "it depends on the run-time libraries: " + ", ".join(depends))
 
     with tempfile.TemporaryDirectory(prefix="downcase-deb-") as tmp:
