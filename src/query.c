@@ -3,19 +3,7 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
+#include "hex.h"
 
 /* Decodes the form-encoded character at s[*i] and advances *i past it. */
 static char decode_next(const char *s, size_t len, size_t *i)
@@ -25,8 +13,8 @@ static char decode_next(const char *s, size_t len, size_t *i)
         return ' ';
     }
     if (c == '%' && *i + 1 < len) {
-        int hi = hexval(s[*i]);
-        int lo = hexval(s[*i + 1]);
+        int hi = hex_digit(s[*i]);
+        int lo = hex_digit(s[*i + 1]);
         if (hi >= 0 && lo >= 0) {
             *i += 2;
             return (char)(hi << 4 | lo);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hex.h"
+
 void wire_put64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) {
@@ -180,20 +182,6 @@ void wire_id_hex(const uint8_t id[WIRE_ID_LEN], char out[2 * WIRE_ID_LEN + 1])
         out[2 * i + 1] = digits[id[i] & 15];
     }
     out[2 * WIRE_ID_LEN] = '\0';
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 bool wire_id_parse(const char *hex, uint8_t id[WIRE_ID_LEN])
