@@ -230,6 +230,49 @@ class ForwardTest(harness.ProcessTest):
         print("\n  %d answered 200 by two pubs, %d in the stream" % (len(answered), len(ours)),
               end=" ")
 
+    def test_live_view_shows_a_line_once_jetstream_acknowledged_it(self):
+        """With --forward and --http, a line reaches /stream when it reaches the log: once
+        JetStream acknowledged its message. While nats-server is down nothing is shown; once it
+        is back every message is, once, in the log's order."""
+        from test_stream import SSE
+        nats = self.nats()
+        pub = self.start(harness.Pub, "--wire=framed")
+        log = self.tmp.file("sub.log")
+        sub = self.sub(nats, "--log=" + log, "--log-format=json", "--http=127.0.0.1:0",
+                       connect=pub.endpoint)
+        host, port = harness.http_address(sub)
+        viewer = SSE(host, port)
+        self.addCleanup(viewer.close)
+        self.assertEqual(viewer.head()[0], 200)
+        self.warm_up([pub], nats.url)
+        before = publish(pub, "acked", 20)
+        self.final_marker(pub, nats.url, "acked-end")
+        nats.stop()
+        sub.wait_line(r"forward: nats://127\.0\.0\.1:%d: connection lost" % nats.port, 10)
+        lines_then = len(read_lines(log))
+        during = publish(pub, "held", 5)
+        # Nothing acknowledged: neither the log nor the viewer gets these (events already
+        # on their way are read first).
+        shown = viewer.events(lines_then, timeout=20)
+        self.assertIsNone(viewer.next(timeout=2), "an event while nats-server was down")
+        self.assertEqual(len(read_lines(log)), lines_then)
+        nats.start()
+        sub.wait_line(r"forward: connected to NATS", 30)
+        self.final_marker(pub, nats.url, "held-end")
+        # The log line is written when the acknowledgment reaches the sub, just after the
+        # stream has the message.
+        wait_for(lambda: any(b"held-end" in l for l in read_lines(log)), 10 * SLOW,
+                 "the marker in the log")
+        logged = [json.loads(l) for l in read_lines(log)]
+        shown += viewer.events(len(logged) - len(shown), timeout=30)
+        self.assertEqual([json.loads(e["data"]) for e in shown], logged,
+                         "the viewer saw the log's lines, in its order")
+        self.assertEqual([e["id"] for e in shown],
+                         ["%s:%d" % (l["publisher"], l["seq"]) for l in logged])
+        texts = [text_of(l["message"]) for l in logged]
+        for t in before + during:
+            self.assertEqual(texts.count(t), 1, t)
+
     def test_plain_messages_get_time_based_ids(self):
         nats = self.nats()
         pub = self.start(harness.Pub)  # --wire=plain
