@@ -64,29 +64,64 @@ static uint64_t offset_of(const struct stream *s, uint64_t n)
 
 static bool matches(const struct stream_viewer *v, const struct stream_event *e);
 
-static void evict_oldest(struct stream *s)
+/* Evicts the events before number upto (first < upto <= next). A viewer that had not got to
+ * them yet will not: what its filters would have let through is counted, exactly, as dropped,
+ * and its cursor moves to upto. min_cursor is a lower bound of every viewer's cursor (cursors
+ * only grow), so the viewers are only looked at when one may be that far behind. */
+/* The events in [from, upto) that v's filters let through. */
+static uint64_t count_matching(const struct stream *s, const struct stream_viewer *v, uint64_t from,
+                               uint64_t upto)
 {
-    struct stream_event *e = s->ring[s->start];
-    /* A viewer that had not got to it yet will not: counted, exactly, as dropped. min_cursor
-     * is a lower bound of every viewer's cursor (cursors only grow), so the viewers are only
-     * looked at when one may be that far behind. */
-    if (s->viewers && s->min_cursor <= s->first) {
+    if (!v->has_publisher && !v->has_topic && !v->has_q) {
+        return upto - from; /* no filter: every event */
+    }
+    uint64_t n = 0;
+    for (uint64_t i = from; i < upto; i++) {
+        n += matches(v, event_at(s, i));
+    }
+    return n;
+}
+
+static void evict_before(struct stream *s, uint64_t upto)
+{
+    if (s->viewers && s->min_cursor < upto) {
         s->min_cursor = UINT64_MAX;
         for (struct stream_viewer *v = s->viewers; v; v = v->next) {
-            if (v->cursor == s->first) {
-                v->dropped += matches(v, e);
-                v->cursor++;
+            if (v->cursor < upto) {
+                v->dropped += count_matching(s, v, v->cursor, upto);
+                v->cursor = upto;
             }
             if (v->cursor < s->min_cursor) {
                 s->min_cursor = v->cursor;
             }
         }
     }
-    s->bytes -= e->size;
-    free(e);
-    s->start = (s->start + 1) % s->cap;
-    s->count--;
-    s->first++;
+    while (s->first < upto) {
+        struct stream_event *e = s->ring[s->start];
+        s->bytes -= e->size;
+        free(e);
+        s->start = (s->start + 1) % s->cap;
+        s->count--;
+        s->first++;
+    }
+}
+
+/* A full window is brought down to 7/8 of --stream-buffer at once (the newest event always
+ * stays): evicting one event per event pushed would look at every viewer behind the window's
+ * start once per event, which 100 viewers made the sub's largest cost under a flood. */
+static void trim(struct stream *s)
+{
+    if (s->bytes <= s->cfg.buffer_bytes) {
+        return;
+    }
+    size_t target = s->cfg.buffer_bytes - s->cfg.buffer_bytes / 8;
+    size_t bytes = s->bytes;
+    uint64_t upto = s->first;
+    while (upto + 1 < s->next && bytes > target) {
+        bytes -= event_at(s, upto)->size;
+        upto++;
+    }
+    evict_before(s, upto);
 }
 
 static int grow(struct stream *s)
@@ -168,10 +203,7 @@ static void push(struct stream *s, const struct wire_msg *m, const uint8_t *gap_
     s->next++;
     s->next_offset += sse_len;
     s->bytes += size;
-    /* The newest event always stays, even one larger than the window. */
-    while (s->count > 1 && s->bytes > s->cfg.buffer_bytes) {
-        evict_oldest(s);
-    }
+    trim(s);
 }
 
 void stream_message(struct stream *s, const struct wire_msg *m, const struct timespec *now)
@@ -277,9 +309,7 @@ static bool feed(struct stream_viewer *v)
     }
     /* The socket is full: the rest waits for `drained`, unless it is too far behind. */
     if (s->next_offset - offset_of(s, v->cursor) > s->cfg.lag_bytes) {
-        for (uint64_t n = v->cursor; n < s->next; n++) {
-            v->dropped += matches(v, event_at(s, n));
-        }
+        v->dropped += count_matching(s, v, v->cursor, s->next);
         v->cursor = s->next;
         if (v->dropped > 0 && announce_dropped(v) == 0) {
             http_stream_flush(v->conn);
@@ -288,17 +318,23 @@ static bool feed(struct stream_viewer *v)
     return false;
 }
 
-/* The viewers' share of the loop (stream.h: nothing waits for a viewer). Credit accrues at
- * STREAM_SHARE_PERCENT of the time that passes and is spent by the time feeding takes; a viewer
- * whose turn finds no credit waits for the wake timer, which serves the viewers again. */
+/* The viewers' share of the loop (stream.h: nothing waits for a viewer). Credit accrues with
+ * all the time the loop spent waiting for events (libuv's idle time: feeding viewers then
+ * delays nothing) and STREAM_SHARE_PERCENT of the time it was busy, and is spent by the time
+ * feeding takes; a viewer whose turn finds no credit waits for the wake timer, which serves the
+ * viewers again. */
 static void refresh_credit(struct stream *s)
 {
     uint64_t now = uv_hrtime();
-    s->credit_ns += (int64_t)((now - s->credit_at) * STREAM_SHARE_PERCENT / 100);
+    uint64_t idle = uv_metrics_idle_time(s->loop);
+    uint64_t passed = now - s->credit_at;
+    uint64_t waited = idle - s->idle_at < passed ? idle - s->idle_at : passed;
+    s->credit_ns += (int64_t)(waited + (passed - waited) * STREAM_SHARE_PERCENT / 100);
     if (s->credit_ns > STREAM_MAX_CREDIT_NS) {
         s->credit_ns = STREAM_MAX_CREDIT_NS;
     }
     s->credit_at = now;
+    s->idle_at = idle;
 }
 
 static void on_wake(uv_timer_t *t);
@@ -324,11 +360,13 @@ static bool serve(struct stream_viewer *v)
     return more;
 }
 
-void stream_flush(struct stream *s)
+/* One pass over the viewers, round robin from where the last one ran out of credit. */
+static void serve_all(struct stream *s)
 {
     if (s->viewers == NULL) {
         return;
     }
+    s->round_at = uv_now(s->loop);
     refresh_credit(s);
     /* Round robin from where the last pass ran out of credit, so every viewer gets turns. */
     struct stream_viewer *first = s->turn ? s->turn : s->viewers;
@@ -353,9 +391,21 @@ void stream_flush(struct stream *s)
     }
 }
 
+void stream_flush(struct stream *s)
+{
+    if (s->viewers == NULL) {
+        return;
+    }
+    if (uv_now(s->loop) - s->round_at < STREAM_WAKE_MS) {
+        wait_for_credit(s); /* the wake timer makes the pass */
+        return;
+    }
+    serve_all(s);
+}
+
 static void on_wake(uv_timer_t *t)
 {
-    stream_flush(t->data);
+    serve_all(t->data);
 }
 
 static void viewer_free(struct stream_viewer *v)
@@ -615,7 +665,13 @@ void stream_init(struct stream *s, uv_loop_t *loop, const struct stream_config *
 
 int stream_start(struct stream *s, struct router *r)
 {
-    int rc = router_add(r, "/stream", route, s);
+    /* The loop's idle time is what viewers may take freely (refresh_credit). */
+    int rc = uv_loop_configure(s->loop, UV_METRICS_IDLE_TIME);
+    if (rc < 0) {
+        diag("sub", "the live view cannot measure the loop's idle time: %s", uv_strerror(rc));
+        return rc;
+    }
+    rc = router_add(r, "/stream", route, s);
     if (rc < 0) {
         diag("sub", "cannot add the /stream route: %s", strerror(-rc));
         return rc;
@@ -625,6 +681,7 @@ int stream_start(struct stream *s, struct router *r)
     s->keepalive.data = s->wake.data = s;
     s->timers_open = 2;
     s->credit_at = uv_hrtime();
+    s->idle_at = uv_metrics_idle_time(s->loop);
     uv_timer_start(&s->keepalive, on_keepalive, s->cfg.keepalive_ms, s->cfg.keepalive_ms);
     return 0;
 }
@@ -654,9 +711,7 @@ void stream_close(struct stream *s, struct closer closed)
 
 void stream_finish(struct stream *s)
 {
-    while (s->count > 0) {
-        evict_oldest(s);
-    }
+    evict_before(s, s->next);
     free(s->ring);
     s->ring = NULL;
     s->cap = 0;

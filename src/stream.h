@@ -14,7 +14,8 @@
  * keepalive_ms, so that idle proxies keep the connection.
  *
  * The window. Every event is kept, formatted once, in a window bounded by --stream-buffer
- * bytes (oldest events leave first). Events are numbered in the order the log got them. A
+ * bytes (oldest events leave first; a full window drops to 7/8 of it at once, so that the
+ * viewers behind its start are looked at once per eighth, not once per event). Events are numbered in the order the log got them. A
  * viewer is only a cursor into the window (the number of the next event to consider) and its
  * filters; it owns no copy of the window.
  *
@@ -28,13 +29,18 @@
  * to it is counted the same way.
  *
  * Nothing waits for a viewer. Viewers that read fast could take the sub's whole core (every
- * event copied to each of them), so feeding them is budgeted: credit accrues at
- * STREAM_SHARE_PERCENT of the time that passes and feeding spends it; without credit, viewers
- * wait (a timer serves them again every STREAM_WAKE_MS, round robin). A sub that is idle between
- * messages has credit to spare; one logging at full speed spends about a tenth of its time
- * feeding, and viewers that cannot keep up within it fall behind and are told what they
- * skipped. What libuv later writes of a queued remainder, and the kernel's work for it, is not
- * counted: measured, 100 fast viewers still halve a saturated sub's rate (README: Performance).
+ * event copied to each of them), so feeding them is budgeted: credit accrues with the time the
+ * loop waits for events and STREAM_SHARE_PERCENT of the time it is busy, and feeding spends
+ * it; without credit, viewers
+ * wait (a timer serves them again every STREAM_WAKE_MS, round robin). Passes over the viewers
+ * come at most every STREAM_WAKE_MS: a sub that logs many small batches would otherwise write a
+ * few events to every viewer per batch, a system call each; the timer serves what comes
+ * meanwhile, so an event waits at most that long. A sub that is idle between messages has
+ * credit to spare; one logging at full speed spends about a tenth of its time feeding, and
+ * viewers that cannot keep up within it fall behind and are told what they skipped (counting
+ * them is one subtraction for a viewer without filters). What libuv later writes of a queued
+ * remainder, and the kernel's work for it, is not counted: measured, 100 fast viewers still
+ * cost a saturated sub about a seventh of its rate (README: Performance).
  *
  * Resume. A request with Last-Event-ID (or ?last_event_id=) PUB:SEQ starts after that event when
  * the window still holds it. Otherwise, when the window holds later messages of PUB (the id is
@@ -100,7 +106,9 @@ struct stream {
     struct closer closed;
     int64_t credit_ns; /* time the viewers may still take (stream.h: backpressure) */
     uint64_t credit_at;
+    uint64_t idle_at;           /* the loop's idle time (uv_metrics_idle_time) at credit_at */
     struct stream_viewer *turn; /* where the next pass starts */
+    uint64_t round_at;          /* uv_now() of the last pass over the viewers */
     uint64_t min_cursor;        /* at most every viewer's cursor */
     struct logline line;        /* the json formatter */
     struct buf scratch;
