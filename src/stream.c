@@ -479,17 +479,14 @@ int stream_parse_id(const char *p, size_t len, uint8_t id[WIRE_ID_LEN], uint64_t
     if (len < 2 * WIRE_ID_LEN + 2 || p[2 * WIRE_ID_LEN] != ':') {
         return -EINVAL;
     }
+    /* The ids this stream sends are lowercase (wire_id_hex); an uppercase one was not ours. */
     for (size_t i = 0; i < 2 * WIRE_ID_LEN; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0) {
+        if (p[i] >= 'A' && p[i] <= 'F') {
             return -EINVAL;
         }
-        if (i % 2 == 0) {
-            id[i / 2] = (uint8_t)(d << 4);
-        } else {
-            id[i / 2] |= (uint8_t)d;
-        }
+    }
+    if (!wire_id_parse(p, id)) {
+        return -EINVAL;
     }
     uint64_t v = 0;
     for (size_t i = 2 * WIRE_ID_LEN + 1; i < len; i++) {
